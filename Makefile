@@ -1,0 +1,43 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv and install
+# into it on first use (and again when a requirements file changes).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+# CI runs against the machine's PostgreSQL and Redis; the test session refuses to start if
+# they are unreachable (tests/conftest.py), so nothing that needs them is silently skipped.
+ifeq ($(CI),true)
+export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/avqa
+export REDIS_URL ?= redis://127.0.0.1:6379/0
+endif
+
+.PHONY: run test install lint migrate seed clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): requirements.txt requirements-test.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: seed
+	DJANGO_DEBUG=true $(BIN)/python manage.py runlocal
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,182 @@
+"""Admin registrations. Status and answers change only through the services (the rules), so the
+admin shows them read-only and offers review actions that call `question_review`."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+
+from annotator import errors, services
+from annotator.models import (
+    LIVE_STATUSES,
+    Answer,
+    Question,
+    QuestionTemplate,
+    StatusChange,
+    Video,
+    Vote,
+    WatchSession,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records written only by the rules or the catalogue: visible, never edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Video)
+class VideoAdmin(admin.ModelAdmin):
+    list_display = (
+        "avqa_id",
+        "title",
+        "duration_seconds",
+        "live_questions",
+        "accepted",
+        "is_active",
+    )
+    list_filter = ("is_active",)
+    search_fields = ("avqa_id", "title")
+    readonly_fields = ("created_at",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Video]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                live_count=Count("questions", filter=Q(questions__status__in=LIVE_STATUSES)),
+                accepted_count=Count("questions", filter=Q(questions__status="accepted")),
+            )
+        )
+
+    @admin.display(description="live questions", ordering="live_count")
+    def live_questions(self, video: Video) -> int:
+        return video.live_count
+
+    @admin.display(description="accepted", ordering="accepted_count")
+    def accepted(self, video: Video) -> int:
+        return video.accepted_count
+
+
+@admin.register(QuestionTemplate)
+class QuestionTemplateAdmin(ReadOnlyAdmin):
+    list_display = ("id", "modality", "question_type", "text", "answer_kind")
+    list_filter = ("modality", "question_type", "answer_kind")
+    search_fields = ("text",)
+
+
+@admin.register(Answer)
+class AnswerAdmin(ReadOnlyAdmin):
+    list_display = ("id", "text")
+    search_fields = ("text",)
+
+
+class VoteInline(admin.TabularInline):
+    model = Vote
+    fields = ("annotator", "answer", "invalid", "created_at", "discounted_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = StatusChange
+    fields = ("created_at", "from_status", "to_status", "accepted_answer", "cause", "actor", "note")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+def _review_action(action: str, description: str):
+    def run(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+        done = 0
+        for question in queryset:
+            try:
+                services.question_review(reviewer=request.user, question=question, action=action)
+                done += 1
+            except errors.RuleViolation as refusal:
+                modeladmin.message_user(
+                    request, f"Question {question.pk}: {refusal}", level=messages.WARNING
+                )
+        if done:
+            modeladmin.message_user(request, f"{description}: {done} question(s).")
+
+    run.__name__ = f"review_{action}"
+    run.short_description = description
+    return run
+
+
+@admin.register(Question)
+class QuestionAdmin(admin.ModelAdmin):
+    list_display = ("id", "video", "text", "author", "status", "accepted_answer", "created_at")
+    list_filter = ("status", "template__modality", "template__question_type", "template")
+    search_fields = ("video__avqa_id", "author__username", "template__text")
+    list_select_related = ("video", "template", "author", "accepted_answer")
+    readonly_fields = (
+        "video", "template", "slot_values", "author", "status", "accepted_answer",
+        "watch_session", "created_at", "decided_at",
+    )  # fmt: skip
+    inlines = (VoteInline, StatusChangeInline)
+    actions = (
+        _review_action(services.INVALIDATE, "Invalidate (reopens the slot and template)"),
+        _review_action(services.REOPEN, "Reopen for a fresh round of votes"),
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Vote)
+class VoteAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "question",
+        "annotator",
+        "answer",
+        "invalid",
+        "created_at",
+        "discounted_at",
+    )
+    list_filter = ("invalid", "created_at")
+    search_fields = ("annotator__username", "question__video__avqa_id")
+    list_select_related = ("question__template", "annotator", "answer")
+
+
+@admin.register(WatchSession)
+class WatchSessionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id", "annotator", "video", "started_at", "credited_seconds", "heartbeats", "consumed_at",
+    )  # fmt: skip
+    list_filter = ("consumed_at", "started_at")
+    search_fields = ("annotator__username", "video__avqa_id")
+    list_select_related = ("annotator", "video")
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "question",
+        "from_status",
+        "to_status",
+        "accepted_answer",
+        "cause",
+        "actor",
+    )
+    list_filter = ("cause", "to_status", "created_at")
+    search_fields = ("question__video__avqa_id", "actor__username", "note")
+    list_select_related = ("question__template", "accepted_answer", "actor")

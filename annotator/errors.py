@@ -1,0 +1,144 @@
+"""Typed refusals of the collection rules.
+
+Every refusal a person can meet is one class here, with its message as a module constant that
+tests import, the rule it enforces (DESIGN.md §2) and the HTTP status an adapter maps it to.
+"""
+
+from __future__ import annotations
+
+NOT_AN_ANNOTATOR = "Only active annotators can do this."
+NOT_A_REVIEWER = "Only reviewers (staff) can review questions."
+VIDEO_INACTIVE = "This video has been withdrawn from the collection."
+UNKNOWN_TEMPLATE = "There is no question template {template!r}."
+UNKNOWN_ANSWER = "{answer!r} is not in the answer vocabulary."
+
+HEARTBEAT_INVALID = "This heartbeat is malformed: {problem}."
+WATCH_SESSION_NOT_FOUND = "This viewing does not exist or is not yours."
+WATCH_SESSION_CONSUMED = (
+    "This viewing was already used for a submission. Watch the video again to submit another."
+)
+WATCH_SESSION_WRONG_VIDEO = "This viewing is of another video."
+WATCH_TOO_SHORT = (
+    "Watch at least {required:g} seconds of this video before submitting; "
+    "{credited:.1f} seconds have been counted so far."
+)
+
+TEMPLATE_USED_BY_YOU = "You have already asked a question from this template on this video."
+TEMPLATE_TAKEN = "Someone has already asked a question from this template on this video."
+VIDEO_FULL = "This video already has its {limit} questions."
+SLOT_COUNT = "This template needs {expected} slot value(s); {given} given."
+SLOT_VALUE = "{value!r} is not a valid {slot} (choose one of: {choices})."
+
+QUESTION_CLOSED = {
+    "accepted": "This question has already been answered; it takes no more votes.",
+    "invalid": "This question was marked invalid; it takes no more votes.",
+    "disputed": "This question is waiting for a reviewer; it takes no more votes.",
+}
+OWN_QUESTION = "You cannot answer a question you asked."
+ALREADY_VOTED = "You have already answered this question."
+ANSWER_NOT_ALLOWED = "{answer!r} does not answer this question (choose one of: {choices})."
+VOTE_EMPTY = "Choose an answer or mark the question invalid, not both and not neither."
+
+REVIEW_ACTION_UNKNOWN = "Unknown review action {action!r} (choose one of: {choices})."
+REVIEW_NEEDS_ANSWER = "Choose the answer to accept."
+REVIEW_KEEP_UNDECIDED = "Only an accepted or invalid question can be kept as it is."
+REVIEW_NO_CHANGE = "This question is already {status}."
+
+
+class RuleViolation(Exception):
+    """A refusal by the collection rules. `str(error)` is the message for the person."""
+
+    rule = ""
+    status_code = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotAnAnnotator(RuleViolation):
+    status_code = 403
+
+
+class NotAReviewer(RuleViolation):
+    status_code = 403
+
+
+class VideoInactive(RuleViolation):
+    pass
+
+
+class UnknownTemplate(RuleViolation):
+    status_code = 400
+
+
+class UnknownAnswer(RuleViolation):
+    rule = "A1"
+    status_code = 400
+
+
+class HeartbeatInvalid(RuleViolation):
+    rule = "W1"
+    status_code = 400
+
+
+class WatchSessionNotFound(RuleViolation):
+    rule = "W1"
+    status_code = 404
+
+
+class WatchSessionConsumed(RuleViolation):
+    rule = "W1"
+
+
+class WatchSessionWrongVideo(RuleViolation):
+    rule = "W1"
+    status_code = 400
+
+
+class WatchTooShort(RuleViolation):
+    rule = "W1"
+    status_code = 403
+
+
+class TemplateUsedByYou(RuleViolation):
+    rule = "Q1"
+
+
+class TemplateTaken(RuleViolation):
+    rule = "Q2"
+
+
+class VideoFull(RuleViolation):
+    rule = "Q3"
+
+
+class SlotValuesInvalid(RuleViolation):
+    status_code = 400
+
+
+class QuestionClosed(RuleViolation):
+    rule = "A4"
+
+
+class OwnQuestion(RuleViolation):
+    rule = "A2"
+    status_code = 403
+
+
+class AlreadyVoted(RuleViolation):
+    rule = "A2"
+
+
+class AnswerNotAllowed(RuleViolation):
+    rule = "A1"
+    status_code = 400
+
+
+class VoteEmpty(RuleViolation):
+    rule = "A1"
+    status_code = 400
+
+
+class ReviewInvalid(RuleViolation):
+    status_code = 400

@@ -1,0 +1,293 @@
+"""The collection's data: videos, the template catalogue, questions, votes and watching.
+
+Rules that a single table can hold are constraints here (one live question per video and
+template, one vote per annotator and question, status and answer agreeing); rules that need
+several rows live in `services.py`, under row locks.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from qa_model import catalogue
+
+ANNOTATORS_GROUP = "annotators"
+
+
+class Video(models.Model):
+    # The id used in MUSIC-AVQA records and feature file names, e.g. "00000028".
+    avqa_id = models.CharField("video id", max_length=64, unique=True)
+    title = models.CharField(max_length=200, blank=True)
+    file = models.FileField(upload_to="videos/")
+    duration_seconds = models.FloatField()
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive videos are offered to no one and take no submissions."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(duration_seconds__gt=0), name="video_duration_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(avqa_id__regex=r"^[A-Za-z0-9_-]+$"), name="video_avqa_id_slug"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.avqa_id
+
+
+class QuestionTemplate(models.Model):
+    """One of the 33 templates; the primary key is the catalogue number (stable everywhere)."""
+
+    class Modality(models.TextChoices):
+        AUDIO = catalogue.AUDIO
+        VISUAL = catalogue.VISUAL
+        AUDIO_VISUAL = catalogue.AUDIO_VISUAL
+
+    class QuestionType(models.TextChoices):
+        EXISTENTIAL = catalogue.EXISTENTIAL
+        LOCATION = catalogue.LOCATION
+        COUNTING = catalogue.COUNTING
+        COMPARATIVE = catalogue.COMPARATIVE
+        TEMPORAL = catalogue.TEMPORAL
+
+    AnswerKind = models.TextChoices(
+        "AnswerKind", [(kind, label) for kind, label in catalogue.ANSWER_KIND_LABELS.items()]
+    )
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+    modality = models.CharField(max_length=16, choices=Modality.choices)
+    question_type = models.CharField(max_length=16, choices=QuestionType.choices)
+    text = models.CharField(max_length=200, unique=True)
+    answer_kind = models.CharField(max_length=40, choices=AnswerKind.choices)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.id}. {self.text}"
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """Slot names in reading order, e.g. ("Object", "LR")."""
+        return catalogue.template_slots(self.text)
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """The answers this template admits (rule A1)."""
+        return catalogue.ANSWER_KINDS[self.answer_kind]
+
+    def fill(self, slot_values: list[str]) -> str:
+        return catalogue.template_fill(self.text, slot_values)
+
+
+class Answer(models.Model):
+    """One word of the closed 42-answer vocabulary."""
+
+    text = models.CharField(max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class QuestionStatus(models.TextChoices):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    INVALID = "invalid"
+    DISPUTED = "disputed"
+
+
+# A live question holds its template on its video (Q2) and one of the video's slots (Q3).
+# DESIGN.md names open and accepted; a disputed question is live too, because a reviewer may
+# still accept it, and it must not then collide with a newer question on the same template.
+LIVE_STATUSES = (QuestionStatus.OPEN, QuestionStatus.ACCEPTED, QuestionStatus.DISPUTED)
+
+
+class WatchSession(models.Model):
+    """One viewing of a video by an annotator, credited from heartbeats on the server clock."""
+
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watch_sessions"
+    )
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="watch_sessions")
+    started_at = models.DateTimeField()
+    last_heartbeat_at = models.DateTimeField()
+    last_position = models.FloatField(default=0.0)
+    credited_seconds = models.FloatField(default=0.0)
+    heartbeats = models.PositiveIntegerField(default=0)
+    # Set by the one submission this viewing unlocks (rule W1).
+    consumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["annotator", "video"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(credited_seconds__gte=0), name="watch_credit_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} watching {self.video} ({self.credited_seconds:.1f} s)"
+
+
+class QuestionQuerySet(models.QuerySet):
+    def live(self) -> QuestionQuerySet:
+        """Questions that hold their template and a slot on their video (Q2, Q3)."""
+        return self.filter(status__in=LIVE_STATUSES)
+
+    def blocking(self, annotator: object) -> QuestionQuerySet:
+        """Questions that close their template on their video for this annotator (Q1, Q2)."""
+        return self.filter(Q(status__in=LIVE_STATUSES) | Q(author=annotator))
+
+
+class Question(models.Model):
+    video = models.ForeignKey(Video, on_delete=models.PROTECT, related_name="questions")
+    template = models.ForeignKey(
+        QuestionTemplate, on_delete=models.PROTECT, related_name="questions"
+    )
+    # The values that fill the template's slots, left to right, e.g. ["cello", "left"].
+    slot_values = models.JSONField(default=list, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="questions"
+    )
+    status = models.CharField(
+        max_length=16, choices=QuestionStatus.choices, default=QuestionStatus.OPEN
+    )
+    accepted_answer = models.ForeignKey(
+        Answer, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The viewing that unlocked this question; empty for questions imported from a dataset.
+    watch_session = models.OneToOneField(
+        WatchSession, on_delete=models.PROTECT, null=True, blank=True, related_name="question"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = QuestionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # Q1: an annotator uses a template on a video once, ever.
+            models.UniqueConstraint(
+                fields=["video", "template", "author"], name="q1_template_once_per_author"
+            ),
+            # Q2: at most one live question per video and template.
+            models.UniqueConstraint(
+                fields=["video", "template"],
+                condition=Q(status__in=LIVE_STATUSES),
+                name="q2_one_live_question_per_template",
+            ),
+            # A3/A4: a question has an accepted answer exactly when it is accepted.
+            models.CheckConstraint(
+                condition=(
+                    Q(status=QuestionStatus.ACCEPTED, accepted_answer__isnull=False)
+                    | (~Q(status=QuestionStatus.ACCEPTED) & Q(accepted_answer__isnull=True))
+                ),
+                name="accepted_answer_iff_accepted",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=QuestionStatus.values), name="question_status_known"
+            ),
+        ]
+        indexes = [models.Index(fields=["video", "status"]), models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def text(self) -> str:
+        return self.template.fill(self.slot_values)
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+
+class VoteQuerySet(models.QuerySet):
+    def counted(self) -> VoteQuerySet:
+        """Votes that count towards a decision (not discounted by a reviewer or a reopen)."""
+        return self.filter(discounted_at__isnull=True)
+
+
+class Vote(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="votes")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="votes"
+    )
+    # Exactly one of: an answer from the template's kind, or the "invalid question" flag.
+    answer = models.ForeignKey(
+        Answer, on_delete=models.PROTECT, null=True, blank=True, related_name="votes"
+    )
+    invalid = models.BooleanField("flags the question invalid", default=False)
+    watch_session = models.OneToOneField(
+        WatchSession, on_delete=models.PROTECT, null=True, blank=True, related_name="vote"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set when a reviewer reopens the question: the vote stays on record but no longer counts.
+    discounted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = VoteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # A2: one vote per annotator per question.
+            models.UniqueConstraint(
+                fields=["question", "annotator"], name="a2_one_vote_per_annotator"
+            ),
+            # A1: an answer or the invalid flag, never both, never neither.
+            models.CheckConstraint(
+                condition=(
+                    Q(invalid=True, answer__isnull=True) | Q(invalid=False, answer__isnull=False)
+                ),
+                name="vote_answer_xor_invalid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "invalid question" if self.invalid else str(self.answer)
+
+
+class StatusChange(models.Model):
+    """The audit trail: every status a question enters, who or what caused it, and when."""
+
+    class Cause(models.TextChoices):
+        CREATED = "created"
+        VOTES = "votes", "crowd votes"
+        REVIEW = "review", "reviewer"
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=16, choices=QuestionStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=QuestionStatus.choices)
+    accepted_answer = models.ForeignKey(
+        Answer, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cause = models.CharField(max_length=16, choices=Cause.choices)
+    # The author for a creation, the voter whose vote decided it, or the reviewer.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "status change"
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'new'} → {self.to_status}"

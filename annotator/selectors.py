@@ -1,0 +1,129 @@
+"""Reads: who may do what, and what to offer next.
+
+The selectors offer only what the services would accept (given enough watching): they filter
+on the same querysets (`Question.objects.live()`, `.blocking()`) the services check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from annotator import errors
+from annotator.models import (
+    ANNOTATORS_GROUP,
+    Question,
+    QuestionStatus,
+    QuestionTemplate,
+    Video,
+    WatchSession,
+)
+
+
+def is_annotator(user: object) -> bool:
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and user.is_active
+        and user.groups.filter(name=ANNOTATORS_GROUP).exists()
+    )
+
+
+def is_reviewer(user: object) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.is_staff)
+
+
+def template_get(template_id: object) -> QuestionTemplate:
+    """The template with this catalogue number, or UnknownTemplate."""
+    try:
+        return QuestionTemplate.objects.get(pk=int(template_id))
+    except (TypeError, ValueError, OverflowError, QuestionTemplate.DoesNotExist):
+        raise errors.UnknownTemplate(errors.UNKNOWN_TEMPLATE.format(template=template_id)) from None
+
+
+def watch_session_get(annotator: object, session_id: object) -> WatchSession:
+    """The annotator's own viewing; someone else's is reported exactly like a missing one."""
+    try:
+        return WatchSession.objects.get(pk=int(session_id), annotator=annotator)
+    except (TypeError, ValueError, OverflowError, WatchSession.DoesNotExist):
+        raise errors.WatchSessionNotFound(errors.WATCH_SESSION_NOT_FOUND) from None
+
+
+def templates_open_for(annotator: object, video: Video) -> QuerySet[QuestionTemplate]:
+    """Templates this annotator may ask on this video now (Q1, Q2, Q3)."""
+    if not is_annotator(annotator) or not video.is_active:
+        return QuestionTemplate.objects.none()
+    on_video = Question.objects.filter(video=video)
+    if on_video.live().count() >= settings.QUESTIONS_PER_VIDEO:
+        return QuestionTemplate.objects.none()
+    return QuestionTemplate.objects.exclude(pk__in=on_video.blocking(annotator).values("template"))
+
+
+def _count_per_video(questions: QuerySet[Question], *, distinct_templates: bool = False):
+    """A subquery counting these questions on the outer video (0 when there are none)."""
+    counted = Count("template", distinct=True) if distinct_templates else Count("pk")
+    per_video = (
+        questions.filter(video=OuterRef("pk")).order_by().values("video").annotate(n=counted)
+    )
+    return Coalesce(Subquery(per_video.values("n")), Value(0), output_field=IntegerField())
+
+
+def videos_open_to_ask(annotator: object) -> QuerySet[Video]:
+    """Active videos with a free slot and at least one template open to this annotator."""
+    videos = (
+        Video.objects.filter(is_active=True)
+        .annotate(
+            live_questions=_count_per_video(Question.objects.live()),
+            blocked_templates=_count_per_video(
+                Question.objects.blocking(annotator), distinct_templates=True
+            ),
+        )
+        .filter(
+            live_questions__lt=settings.QUESTIONS_PER_VIDEO,
+            blocked_templates__lt=QuestionTemplate.objects.count(),
+        )
+    )
+    return videos if is_annotator(annotator) else videos.none()
+
+
+def next_video_to_ask(annotator: object, exclude: Iterable[int] = ()) -> Video | None:
+    """The video this annotator should write a question for next.
+
+    Videos with the fewest live questions first: spreading annotators over videos keeps them
+    from racing for the same last slot, and every video gets its first questions early.
+    """
+    return (
+        videos_open_to_ask(annotator)
+        .exclude(pk__in=list(exclude))
+        .order_by("live_questions", "pk")
+        .first()
+    )
+
+
+def questions_open_to_answer(annotator: object) -> QuerySet[Question]:
+    """Open questions this annotator may vote on: not their own, not voted on yet (A2, A4)."""
+    if not is_annotator(annotator):
+        return Question.objects.none()
+    return (
+        Question.objects.filter(status=QuestionStatus.OPEN, video__is_active=True)
+        .exclude(author=annotator)
+        .exclude(votes__annotator=annotator)
+    )
+
+
+def next_question_to_answer(annotator: object, exclude: Iterable[int] = ()) -> Question | None:
+    """The question this annotator should answer next.
+
+    Questions closest to a decision first (most counted votes), then the oldest, so pairs get
+    accepted rather than every question collecting a single vote.
+    """
+    return (
+        questions_open_to_answer(annotator)
+        .exclude(pk__in=list(exclude))
+        .annotate(counted_votes=Count("votes", filter=Q(votes__discounted_at__isnull=True)))
+        .select_related("template", "video")
+        .order_by("-counted_votes", "pk")
+        .first()
+    )

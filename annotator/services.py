@@ -1,0 +1,393 @@
+"""The write use cases of the collection, each one transaction that enforces its rules.
+
+Locks are always taken in one order, Video → Question → WatchSession, so two use cases never
+wait on each other in a cycle. On PostgreSQL the row locks serialise the decisions that span
+rows (Q2, Q3, A3); on SQLite, transactions begin IMMEDIATE and so serialise all writers anyway.
+The database constraints in models.py stand behind the checks for anything that slips past.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotator import errors, rules, selectors
+from annotator.models import (
+    LIVE_STATUSES,
+    Answer,
+    Question,
+    QuestionStatus,
+    QuestionTemplate,
+    StatusChange,
+    Video,
+    Vote,
+    WatchSession,
+)
+from annotator.rules import Heartbeat, Limits
+from qa_model import media
+
+
+def _require_annotator(user: object) -> None:
+    if not selectors.is_annotator(user):
+        raise errors.NotAnAnnotator(errors.NOT_AN_ANNOTATOR)
+
+
+def _require_reviewer(user: object) -> None:
+    if not selectors.is_reviewer(user):
+        raise errors.NotAReviewer(errors.NOT_A_REVIEWER)
+
+
+def _answer_get(text: str) -> Answer:
+    try:
+        return Answer.objects.get(text=text)
+    except Answer.DoesNotExist:
+        raise errors.UnknownAnswer(errors.UNKNOWN_ANSWER.format(answer=text)) from None
+
+
+# --- Videos --------------------------------------------------------------------------------
+
+
+def video_create(*, avqa_id: str, source: Path, title: str = "") -> Video:
+    """Add a playable video (a video and an audio stream) to the collection."""
+    info = media.probe(source)
+    if not info.has_video or not info.has_audio or info.duration_seconds <= 0:
+        raise media.MediaError(f"{source.name}: needs a video stream, an audio stream and a length")
+    video = Video(avqa_id=avqa_id, title=title, duration_seconds=info.duration_seconds)
+    with source.open("rb") as handle:
+        video.file.save(f"{avqa_id}{source.suffix}", File(handle), save=False)
+    try:
+        video.save()
+    except BaseException:
+        # Nothing of a refused video may stay behind in the media folder.
+        video.file.delete(save=False)
+        raise
+    return video
+
+
+# --- W1: watching --------------------------------------------------------------------------
+
+
+def watch_start(*, annotator: object, video: Video) -> WatchSession:
+    """Open a viewing of a video; heartbeats credit it, one submission consumes it."""
+    _require_annotator(annotator)
+    if not video.is_active:
+        raise errors.VideoInactive(errors.VIDEO_INACTIVE)
+    now = timezone.now()
+    return WatchSession.objects.create(
+        annotator=annotator, video=video, started_at=now, last_heartbeat_at=now
+    )
+
+
+def watch_heartbeat(
+    *, annotator: object, watch_session: WatchSession, heartbeat: Heartbeat
+) -> WatchSession:
+    """Credit a viewing with the watching one heartbeat proves, on the server's clock (W1)."""
+    _require_annotator(annotator)
+    problem = heartbeat.problem()
+    if problem:
+        raise errors.HeartbeatInvalid(errors.HEARTBEAT_INVALID.format(problem=problem))
+    limits = Limits.from_settings()
+    with transaction.atomic():
+        # The lock makes concurrent heartbeats of one viewing take turns, so each one measures
+        # its elapsed time from the previous one and a burst shares the real seconds.
+        session = WatchSession.objects.select_for_update().filter(pk=watch_session.pk).first()
+        if session is None or session.annotator_id != annotator.pk:
+            raise errors.WatchSessionNotFound(errors.WATCH_SESSION_NOT_FOUND)
+        if session.consumed_at is not None:
+            raise errors.WatchSessionConsumed(errors.WATCH_SESSION_CONSUMED)
+        now = timezone.now()
+        session.credited_seconds += rules.heartbeat_credit(
+            heartbeat,
+            previous_position=session.last_position,
+            elapsed_seconds=(now - session.last_heartbeat_at).total_seconds(),
+            limits=limits,
+        )
+        session.last_heartbeat_at = now
+        session.last_position = heartbeat.position
+        session.heartbeats += 1
+        session.save(
+            update_fields=["credited_seconds", "last_heartbeat_at", "last_position", "heartbeats"]
+        )
+    return session
+
+
+def _watch_session_consume(
+    *, annotator: object, video: Video, watch_session: WatchSession, limits: Limits
+) -> WatchSession:
+    """Spend a viewing on one submission; call inside the submission's transaction."""
+    session = WatchSession.objects.select_for_update().filter(pk=watch_session.pk).first()
+    if session is None or session.annotator_id != annotator.pk:
+        raise errors.WatchSessionNotFound(errors.WATCH_SESSION_NOT_FOUND)
+    if session.video_id != video.pk:
+        raise errors.WatchSessionWrongVideo(errors.WATCH_SESSION_WRONG_VIDEO)
+    if session.consumed_at is not None:
+        raise errors.WatchSessionConsumed(errors.WATCH_SESSION_CONSUMED)
+    if session.credited_seconds < limits.watch_min_seconds:
+        raise errors.WatchTooShort(
+            errors.WATCH_TOO_SHORT.format(
+                required=limits.watch_min_seconds, credited=session.credited_seconds
+            )
+        )
+    # Conditional on still being unconsumed: a second submission racing with this one (the
+    # same form sent twice) finds nothing to update and is refused.
+    now = timezone.now()
+    if WatchSession.objects.filter(pk=session.pk, consumed_at=None).update(consumed_at=now) != 1:
+        raise errors.WatchSessionConsumed(errors.WATCH_SESSION_CONSUMED)
+    session.consumed_at = now
+    return session
+
+
+def watch_sessions_prune(*, older_than: timedelta | None = None) -> int:
+    """Delete unused viewings older than WATCH_SESSION_MAX_AGE_HOURS; return how many."""
+    if older_than is None:
+        older_than = timedelta(hours=settings.WATCH_SESSION_MAX_AGE_HOURS)
+    deleted, _ = WatchSession.objects.filter(
+        consumed_at=None, started_at__lt=timezone.now() - older_than
+    ).delete()
+    return deleted
+
+
+# --- Q1–Q3: asking -------------------------------------------------------------------------
+
+_CONSTRAINT_VIOLATIONS = {
+    "q1_template_once_per_author": (errors.TemplateUsedByYou, errors.TEMPLATE_USED_BY_YOU),
+    "q2_one_live_question_per_template": (errors.TemplateTaken, errors.TEMPLATE_TAKEN),
+    "a2_one_vote_per_annotator": (errors.AlreadyVoted, errors.ALREADY_VOTED),
+}
+
+
+def _violation_from(error: IntegrityError) -> errors.RuleViolation:
+    """The refusal a constraint stands for. The checks above it should have caught this first;
+    the constraint is the backstop that holds even if they are bypassed."""
+    for constraint, (violation, message) in _CONSTRAINT_VIOLATIONS.items():
+        if constraint in str(error):
+            return violation(message)
+    raise error
+
+
+def _check_live_room(*, video: Video, template: QuestionTemplate, limits: Limits) -> None:
+    """Q2 and Q3 for a question about to become live on a locked video."""
+    live = Question.objects.filter(video=video).live()
+    if live.count() >= limits.questions_per_video:
+        raise errors.VideoFull(errors.VIDEO_FULL.format(limit=limits.questions_per_video))
+    if live.filter(template=template).exists():
+        raise errors.TemplateTaken(errors.TEMPLATE_TAKEN)
+
+
+def question_create(
+    *,
+    annotator: object,
+    video: Video,
+    template: QuestionTemplate,
+    slot_values: object,
+    watch_session: WatchSession,
+) -> Question:
+    """Ask a question from a template on a video the annotator has watched (W1, Q1–Q3)."""
+    _require_annotator(annotator)
+    slot_values = rules.check_slot_values(template.text, slot_values)
+    limits = Limits.from_settings()
+    with transaction.atomic():
+        # Lock the video: every question on it is decided one at a time, so two annotators
+        # racing for its last slot or for the same template cannot both win.
+        video = Video.objects.select_for_update().get(pk=video.pk)
+        if not video.is_active:
+            raise errors.VideoInactive(errors.VIDEO_INACTIVE)
+        if Question.objects.filter(video=video, template=template, author=annotator).exists():
+            raise errors.TemplateUsedByYou(errors.TEMPLATE_USED_BY_YOU)
+        _check_live_room(video=video, template=template, limits=limits)
+        session = _watch_session_consume(
+            annotator=annotator, video=video, watch_session=watch_session, limits=limits
+        )
+        try:
+            with transaction.atomic():
+                question = Question.objects.create(
+                    video=video,
+                    template=template,
+                    slot_values=slot_values,
+                    author=annotator,
+                    watch_session=session,
+                )
+        except IntegrityError as error:
+            raise _violation_from(error) from error
+        StatusChange.objects.create(
+            question=question,
+            to_status=QuestionStatus.OPEN,
+            cause=StatusChange.Cause.CREATED,
+            actor=annotator,
+        )
+    return question
+
+
+# --- A1–A6: answering ----------------------------------------------------------------------
+
+
+def _question_decide(question: Question, *, actor: object, limits: Limits) -> None:
+    """Re-evaluate a locked question from its counted votes and record any change (A3, A5, A6)."""
+    votes = question.votes.counted().order_by("pk").values_list("answer__text", "invalid")
+    outcome = rules.vote_outcome([None if invalid else answer for answer, invalid in votes], limits)
+    if outcome.status == question.status:
+        return
+    _status_set(
+        question,
+        to_status=outcome.status,
+        answer=_answer_get(outcome.answer) if outcome.answer else None,
+        cause=StatusChange.Cause.VOTES,
+        actor=actor,
+    )
+
+
+def _status_set(
+    question: Question,
+    *,
+    to_status: str,
+    answer: Answer | None,
+    cause: str,
+    actor: object,
+    note: str = "",
+) -> None:
+    """Move a locked question to a new status, exactly once, and write it to the audit trail."""
+    from_status = question.status
+    decided_at = None if to_status == QuestionStatus.OPEN else timezone.now()
+    # Conditional on the status we read: under the row lock this always matches; without it
+    # (a caller that forgot the lock) the second of two deciders updates nothing and fails loudly
+    # instead of accepting the question twice.
+    updated = Question.objects.filter(pk=question.pk, status=from_status).update(
+        status=to_status, accepted_answer=answer, decided_at=decided_at
+    )
+    if updated != 1:
+        raise RuntimeError(f"question {question.pk} changed status under a lock")
+    question.status, question.accepted_answer, question.decided_at = to_status, answer, decided_at
+    StatusChange.objects.create(
+        question=question,
+        from_status=from_status,
+        to_status=to_status,
+        accepted_answer=answer,
+        cause=cause,
+        actor=actor,
+        note=note,
+    )
+
+
+def vote_cast(
+    *,
+    annotator: object,
+    question: Question,
+    watch_session: WatchSession,
+    answer: str | None = None,
+    invalid: bool = False,
+) -> Vote:
+    """Answer a question from its answer kind, or flag it invalid (W1, A1–A6)."""
+    _require_annotator(annotator)
+    if invalid == (answer is not None):
+        raise errors.VoteEmpty(errors.VOTE_EMPTY)
+    limits = Limits.from_settings()
+    with transaction.atomic():
+        # Lock the question: its voters take turns, so exactly one vote can be the one that
+        # brings an answer to two, and it is accepted once with that answer.
+        question = Question.objects.select_for_update().get(pk=question.pk)
+        video = Video.objects.get(pk=question.video_id)
+        if not video.is_active:
+            raise errors.VideoInactive(errors.VIDEO_INACTIVE)
+        if question.status != QuestionStatus.OPEN:
+            raise errors.QuestionClosed(errors.QUESTION_CLOSED[question.status])
+        if question.author_id == annotator.pk:
+            raise errors.OwnQuestion(errors.OWN_QUESTION)
+        if Vote.objects.filter(question=question, annotator=annotator).exists():
+            raise errors.AlreadyVoted(errors.ALREADY_VOTED)
+        answer_row = None
+        if not invalid:
+            answer_row = _answer_get(rules.check_answer(answer, question.template.answers))
+        session = _watch_session_consume(
+            annotator=annotator, video=video, watch_session=watch_session, limits=limits
+        )
+        try:
+            with transaction.atomic():
+                vote = Vote.objects.create(
+                    question=question,
+                    annotator=annotator,
+                    answer=answer_row,
+                    invalid=invalid,
+                    watch_session=session,
+                )
+        except IntegrityError as error:
+            raise _violation_from(error) from error
+        _question_decide(question, actor=annotator, limits=limits)
+    return vote
+
+
+# --- Review --------------------------------------------------------------------------------
+
+ACCEPT = "accept"
+INVALIDATE = "invalidate"
+REOPEN = "reopen"
+KEEP = "keep"
+REVIEW_ACTIONS = (ACCEPT, INVALIDATE, REOPEN, KEEP)
+
+
+def question_review(
+    *,
+    reviewer: object,
+    question: Question,
+    action: str,
+    answer: str | None = None,
+    note: str = "",
+) -> Question:
+    """A reviewer's decision on a question, written to the audit trail.
+
+    accept: set (or override) the accepted answer; invalidate: mark it invalid (its slot and
+    template reopen, Q2/Q3); reopen: back to open votes, discounting the votes so far so a fresh
+    round decides; keep: confirm an accepted or invalid question as it is.
+    """
+    _require_reviewer(reviewer)
+    if action not in REVIEW_ACTIONS:
+        raise errors.ReviewInvalid(
+            errors.REVIEW_ACTION_UNKNOWN.format(action=action, choices=", ".join(REVIEW_ACTIONS))
+        )
+    limits = Limits.from_settings()
+    with transaction.atomic():
+        video = Video.objects.select_for_update().get(pk=question.video_id)
+        question = Question.objects.select_for_update().get(pk=question.pk)
+        answer_row = None
+        if action == KEEP:
+            if question.status not in (QuestionStatus.ACCEPTED, QuestionStatus.INVALID):
+                raise errors.ReviewInvalid(errors.REVIEW_KEEP_UNDECIDED)
+            StatusChange.objects.create(
+                question=question,
+                from_status=question.status,
+                to_status=question.status,
+                accepted_answer=question.accepted_answer,
+                cause=StatusChange.Cause.REVIEW,
+                actor=reviewer,
+                note=note,
+            )
+            return question
+        if action == ACCEPT:
+            if not answer:
+                raise errors.ReviewInvalid(errors.REVIEW_NEEDS_ANSWER)
+            answer_row = _answer_get(rules.check_answer(answer, question.template.answers))
+            to_status = QuestionStatus.ACCEPTED
+            unchanged = question.accepted_answer_id == answer_row.pk
+        else:
+            to_status = QuestionStatus.INVALID if action == INVALIDATE else QuestionStatus.OPEN
+            unchanged = question.status == to_status
+        if unchanged:
+            raise errors.ReviewInvalid(errors.REVIEW_NO_CHANGE.format(status=question.status))
+        if question.status not in LIVE_STATUSES and to_status in LIVE_STATUSES:
+            # Back to live from invalid: the template or the slot may have been taken since.
+            _check_live_room(video=video, template=question.template, limits=limits)
+        if action == REOPEN:
+            question.votes.counted().update(discounted_at=timezone.now())
+        _status_set(
+            question,
+            to_status=to_status,
+            answer=answer_row,
+            cause=StatusChange.Cause.REVIEW,
+            actor=reviewer,
+            note=note,
+        )
+    return question

@@ -1,0 +1,118 @@
+"""Reading and writing audio-visual files with PyAV (no system ffmpeg needed)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+class MediaError(Exception):
+    """A file that cannot be used as a video; the message names the file."""
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    duration_seconds: float
+    has_video: bool
+    has_audio: bool
+    video_codec: str | None
+    audio_codec: str | None
+    width: int | None
+    height: int | None
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """Streams, codecs and duration of a media file, or MediaError naming the file."""
+    try:
+        with av.open(str(path)) as container:
+            video = container.streams.video[0] if container.streams.video else None
+            audio = container.streams.audio[0] if container.streams.audio else None
+            duration = _duration_seconds(container, video, audio)
+            return MediaInfo(
+                duration_seconds=duration,
+                has_video=video is not None,
+                has_audio=audio is not None,
+                video_codec=video.codec_context.name if video else None,
+                audio_codec=audio.codec_context.name if audio else None,
+                width=video.codec_context.width if video else None,
+                height=video.codec_context.height if video else None,
+            )
+    except (av.FFmpegError, OSError) as error:
+        raise MediaError(f"{Path(path).name}: not a readable media file ({error})") from None
+
+
+def _duration_seconds(container, video, audio) -> float:
+    if container.duration:
+        return container.duration / av.time_base
+    for stream in (video, audio):
+        if stream is not None and stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+    return 0.0
+
+
+def write_mp4(
+    path: str | os.PathLike,
+    frames: Iterable[np.ndarray],
+    audio: np.ndarray,
+    *,
+    fps: int,
+    sample_rate: int,
+) -> Path:
+    """Encode RGB frames ([H, W, 3] uint8) and mono audio (float in [-1, 1]) as H.264 + AAC MP4.
+
+    The file is written under a temporary name in the same folder and renamed when complete,
+    so a failure never leaves a half-written video where a reader would find it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(suffix=".mp4", prefix=f".{path.stem}-", dir=path.parent)
+    os.close(handle)
+    try:
+        _encode(temporary, frames, audio, fps=fps, sample_rate=sample_rate)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _encode(
+    target: str, frames: Iterable[np.ndarray], audio: np.ndarray, *, fps: int, sample_rate: int
+) -> None:
+    # faststart puts the index first, so browsers start playing before the download ends.
+    with av.open(target, mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
+        frames = iter(frames)
+        first = next(frames, None)
+        if first is None:
+            raise ValueError("a video needs at least one frame")
+        video = container.add_stream("libx264", rate=fps)
+        video.height, video.width = first.shape[:2]
+        video.pix_fmt = "yuv420p"
+        video.options = {"preset": "veryfast", "crf": "28"}
+        sound = container.add_stream("aac", rate=sample_rate, layout="mono")
+        sound.time_base = Fraction(1, sample_rate)
+
+        for rgb in (first, *frames):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(video.encode(None))
+
+        samples = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0).reshape(1, -1)
+        chunk = 1024
+        for start in range(0, samples.shape[1], chunk):
+            block = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[:, start : start + chunk]),
+                format="fltp",
+                layout="mono",
+            )
+            block.sample_rate = sample_rate
+            block.pts = start
+            block.time_base = Fraction(1, sample_rate)
+            container.mux(sound.encode(block))
+        container.mux(sound.encode(None))

@@ -1,0 +1,90 @@
+"""Helpers that drive the services the way a person does: watch, then submit."""
+
+from __future__ import annotations
+
+import itertools
+
+import time_machine
+from django.db.models import Model
+
+from annotator import services
+from annotator.models import (
+    Question,
+    QuestionTemplate,
+    StatusChange,
+    Video,
+    Vote,
+    WatchSession,
+)
+from annotator.rules import Heartbeat
+from qa_model import catalogue
+
+_video_numbers = itertools.count(1)
+
+
+def video_make(**fields: object) -> Video:
+    number = next(_video_numbers)
+    values = {"avqa_id": f"v{number:07d}", "file": f"videos/v{number}.mp4", "duration_seconds": 60}
+    values.update(fields)
+    return Video.objects.create(**values)
+
+
+def playing(position: float) -> Heartbeat:
+    return Heartbeat(position=position, playing=True, visible=True, muted=False, rate=1.0)
+
+
+def watched(annotator: object, video: Video, seconds: float = 30.0) -> WatchSession:
+    """A viewing credited with `seconds`, earned by heartbeats on a frozen, advancing clock."""
+    session = services.watch_start(annotator=annotator, video=video)
+    with time_machine.travel(session.last_heartbeat_at, tick=False) as clock:
+        position = 0.0
+        while session.credited_seconds < seconds:
+            step = min(10.0, seconds - session.credited_seconds)
+            clock.shift(step)
+            position += step
+            session = services.watch_heartbeat(
+                annotator=annotator, watch_session=session, heartbeat=playing(position)
+            )
+    return session
+
+
+def legal_slots(template: QuestionTemplate, offset: int = 0) -> list[str]:
+    """The first legal value of each slot (shifted by `offset` for variety)."""
+    values = []
+    for index, slot in enumerate(template.slots):
+        choices = catalogue.SLOT_VALUES[slot]
+        values.append(choices[(offset + index) % len(choices)])
+    return values
+
+
+def ask(
+    annotator: object, video: Video, template_id: int = 1, slot_values: list[str] | None = None
+) -> Question:
+    template = QuestionTemplate.objects.get(pk=template_id)
+    return services.question_create(
+        annotator=annotator,
+        video=video,
+        template=template,
+        slot_values=legal_slots(template) if slot_values is None else slot_values,
+        watch_session=watched(annotator, video),
+    )
+
+
+def vote(annotator: object, question: Question, answer: str | None) -> Vote:
+    """Cast a vote after watching; `None` flags the question invalid."""
+    return services.vote_cast(
+        annotator=annotator,
+        question=question,
+        watch_session=watched(annotator, question.video),
+        answer=answer,
+        invalid=answer is None,
+    )
+
+
+def snapshot() -> dict[str, list[tuple]]:
+    """Every row the collection writes, to show a refusal changed nothing."""
+    models: list[type[Model]] = [Video, Question, Vote, WatchSession, StatusChange]
+    return {
+        model.__name__: [tuple(row.values()) for row in model.objects.order_by("pk").values()]
+        for model in models
+    }
