@@ -107,7 +107,9 @@ def watch_heartbeat(
             elapsed_seconds=(now - session.last_heartbeat_at).total_seconds(),
             limits=limits,
         )
-        session.last_heartbeat_at = now
+        # Never move backwards: with several web servers, or a clock stepped back, a later
+        # heartbeat could otherwise be credited again for seconds already counted.
+        session.last_heartbeat_at = max(session.last_heartbeat_at, now)
         session.last_position = heartbeat.position
         session.heartbeats += 1
         session.save(

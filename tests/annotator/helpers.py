@@ -6,6 +6,7 @@ import itertools
 
 import time_machine
 from django.db.models import Model
+from django.utils import timezone
 
 from annotator import services
 from annotator.models import (
@@ -33,18 +34,26 @@ def playing(position: float) -> Heartbeat:
     return Heartbeat(position=position, playing=True, visible=True, muted=False, rate=1.0)
 
 
-def watched(annotator: object, video: Video, seconds: float = 30.0) -> WatchSession:
-    """A viewing credited with `seconds`, earned by heartbeats on a frozen, advancing clock."""
+def watched(
+    annotator: object, video: Video, seconds: float = 30.0, clock: object = None
+) -> WatchSession:
+    """A viewing credited with `seconds`, earned by heartbeats on a frozen, advancing clock.
+
+    With `clock` (a running time-machine traveller) the viewing moves that clock forward;
+    without, it happens on a clock of its own, from the real present.
+    """
+    if clock is None:
+        with time_machine.travel(timezone.now(), tick=False) as own_clock:
+            return watched(annotator, video, seconds, own_clock)
     session = services.watch_start(annotator=annotator, video=video)
-    with time_machine.travel(session.last_heartbeat_at, tick=False) as clock:
-        position = 0.0
-        while session.credited_seconds < seconds:
-            step = min(10.0, seconds - session.credited_seconds)
-            clock.shift(step)
-            position += step
-            session = services.watch_heartbeat(
-                annotator=annotator, watch_session=session, heartbeat=playing(position)
-            )
+    position = 0.0
+    while session.credited_seconds < seconds:
+        step = min(10.0, seconds - session.credited_seconds)
+        clock.shift(step)
+        position += step
+        session = services.watch_heartbeat(
+            annotator=annotator, watch_session=session, heartbeat=playing(position)
+        )
     return session
 
 

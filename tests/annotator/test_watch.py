@@ -1,4 +1,4 @@
-"""W1: watch first. Credit comes from heartbeats on the server clock; one viewing, one submission."""
+"""W1: watch first. Heartbeats credit time on the server clock; a viewing unlocks one submission."""
 
 from __future__ import annotations
 
