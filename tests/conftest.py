@@ -81,3 +81,49 @@ def catalogue(django_db_blocker) -> None:
     with django_db_blocker.unblock():
         if QuestionTemplate.objects.count() != 33 or Answer.objects.count() != 42:
             catalogue_sync()
+
+
+def database_url_for_subprocess() -> str:
+    """A DATABASE_URL naming the database this test session uses (the test database)."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{database['NAME']}"
+    credentials = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
+    return (
+        f"postgresql://{credentials}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
+        f"/{database['NAME']}"
+    )
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker in its own process, on the configured broker (Redis when REDIS_URL
+    is set, else the file broker), consuming a queue of its own so no other work reaches it."""
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess()}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue,
+         "--pool", "solo", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        yield queue
+    finally:
+        worker.terminate()
+        try:
+            output, _ = worker.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            output, _ = worker.communicate()
+        print(output)

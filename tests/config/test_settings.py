@@ -1,0 +1,105 @@
+"""Settings come from the environment, strictly, with safe local defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config import env
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+PROBE = (
+    "import json; from django.conf import settings as s;"
+    "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'],"
+    " 'db': str(s.DATABASES['default']['NAME']), 'broker': s.CELERY_BROKER_URL,"
+    " 'results': s.CELERY_RESULT_BACKEND, 'debug': s.DEBUG, 'per_video': s.QUESTIONS_PER_VIDEO}))"
+)
+
+
+def load(tmp_path, **variables: str) -> dict:
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG")
+    }
+    environment.update(AVQA_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings")
+    environment.update(variables)
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup();" + PROBE],
+        cwd=ROOT, env=environment, capture_output=True, text=True,
+    )  # fmt: skip
+    if result.returncode:
+        raise AssertionError(result.stderr)
+    return json.loads(result.stdout)
+
+
+def test_with_nothing_set_it_runs_on_sqlite_and_a_file_broker(tmp_path):
+    loaded = load(tmp_path)
+    assert loaded["engine"] == "django.db.backends.sqlite3"
+    assert loaded["db"] == str(tmp_path / "db.sqlite3")
+    assert loaded["broker"] == "filesystem://"
+    assert loaded["debug"] is False
+
+
+def test_database_url_and_redis_url_switch_to_postgresql_and_redis(tmp_path):
+    loaded = load(
+        tmp_path,
+        DATABASE_URL="postgresql://avqa:secret@db:5432/avqa",
+        REDIS_URL="redis://cache:6379/0",
+    )
+    assert loaded["engine"] == "django.db.backends.postgresql"
+    assert loaded["db"] == "avqa"
+    assert loaded["broker"] == loaded["results"] == "redis://cache:6379/0"
+
+
+def test_rule_numbers_come_from_the_environment(tmp_path):
+    assert load(tmp_path, QUESTIONS_PER_VIDEO="7")["per_video"] == 7
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [{"DJANGO_DEBUG": "ture"}, {"QUESTIONS_PER_VIDEO": "five"}, {"MAX_VOTES": "1"}],
+)
+def test_a_malformed_value_stops_start_up(tmp_path, variables):
+    with pytest.raises(AssertionError, match="ImproperlyConfigured"):
+        load(tmp_path, **variables)
+
+
+def test_a_secret_key_is_generated_once_per_checkout_when_none_is_given(tmp_path):
+    load(tmp_path)
+    key = (tmp_path / "secret_key").read_text()
+    load(tmp_path)
+    assert (tmp_path / "secret_key").read_text() == key
+    assert len(key) >= 50
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+class TestReaders:
+    def test_booleans_are_strict(self, monkeypatch):
+        monkeypatch.setenv("FLAG", "yes")
+        assert env.env_bool("FLAG", False) is True
+        monkeypatch.setenv("FLAG", "nope")
+        with pytest.raises(ImproperlyConfigured, match="not a boolean"):
+            env.env_bool("FLAG", False)
+
+    def test_numbers_are_checked(self, monkeypatch):
+        monkeypatch.setenv("N", "3")
+        assert env.env_int("N", 1, minimum=1) == 3
+        monkeypatch.setenv("N", "0")
+        with pytest.raises(ImproperlyConfigured, match="at least 1"):
+            env.env_int("N", 1, minimum=1)
+        monkeypatch.setenv("X", "nan")
+        with pytest.raises(ImproperlyConfigured, match="finite"):
+            env.env_float("X", 1.0)
+
+    def test_unset_means_the_default(self, monkeypatch):
+        monkeypatch.delenv("UNSET_THING", raising=False)
+        assert env.env_list("UNSET_THING", ["a"]) == ["a"]
+        assert env.env_str("UNSET_THING", "d") == "d"

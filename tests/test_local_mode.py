@@ -1,0 +1,125 @@
+"""`make run`'s local mode, end to end: no DATABASE_URL, no REDIS_URL, nothing but files.
+
+Migrates and seeds a fresh var/ folder, starts `manage.py runlocal` (runserver, a Celery
+worker and beat), signs an annotator in, plays a demo video's URL, and waits for beat to send
+the prune task through the file broker to the worker, which deletes a stale viewing.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def local_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(AVQA_VAR_DIR=str(tmp_path / "var"), DJANGO_DEBUG="true")
+    env.update(WATCH_PRUNE_INTERVAL_SECONDS="1")
+    return env
+
+
+def manage(env, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def wait_for(check, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {check.__name__}")
+
+
+def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
+    manage(local_env, "migrate", "--noinput")
+    seeded = manage(local_env, "seed_demo", "--videos", "1", "--annotators", "1", "--seconds", "40")
+    password = re.search(r"annotator\s+annotator1\s+(\S+)", seeded).group(1)
+    manage(
+        local_env, "shell", "-c",
+        "from datetime import timedelta; from django.utils import timezone;"
+        "from annotator.models import Video, WatchSession;"
+        "from django.contrib.auth.models import User;"
+        "then = timezone.now() - timedelta(days=3);"
+        "WatchSession.objects.create(annotator=User.objects.get(username='annotator1'),"
+        " video=Video.objects.get(), started_at=then, last_heartbeat_at=then)",
+    )  # fmt: skip
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runlocal", "--addr", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=local_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        jar = http.cookiejar.CookieJar()
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+        def login_page():
+            with browser.open(f"{base}/accounts/login/", timeout=5) as response:
+                return response.read().decode()
+
+        page = wait_for(login_page)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        form = urllib.parse.urlencode(
+            {"username": "annotator1", "password": password, "csrfmiddlewaretoken": token}
+        ).encode()
+        request = urllib.request.Request(
+            f"{base}/accounts/login/", data=form, headers={"Referer": f"{base}/accounts/login/"}
+        )
+        with browser.open(request, timeout=10) as response:
+            home = response.read().decode()
+        assert "Hello, annotator1" in home
+        assert "<strong>1</strong> video you can ask about" in home
+
+        with browser.open(f"{base}/media/videos/demo0001.mp4", timeout=10) as response:
+            assert response.headers["Content-Type"] == "video/mp4"
+            assert len(response.read()) > 10_000
+
+        database = sqlite3.connect(tmp_path / "var" / "db.sqlite3")
+
+        def stale_viewing_pruned():
+            count = database.execute("select count(*) from annotator_watchsession").fetchone()[0]
+            return count == 0
+
+        wait_for(stale_viewing_pruned, timeout=90)
+        database.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            output, _ = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            output, _ = server.communicate()
+        print(output)
+    assert "celery@" in output and "beat: Starting" in output
