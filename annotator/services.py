@@ -163,13 +163,20 @@ _CONSTRAINT_VIOLATIONS = {
 }
 
 
-def _violation_from(error: IntegrityError) -> errors.RuleViolation:
-    """The refusal a constraint stands for. The checks above it should have caught this first;
-    the constraint is the backstop that holds even if they are bypassed."""
-    for constraint, (violation, message) in _CONSTRAINT_VIOLATIONS.items():
-        if constraint in str(error):
-            return violation(message)
-    raise error
+def _insert(model: type[Question] | type[Vote], **fields: object) -> Question | Vote:
+    """Create a row; a constraint it breaks is raised as the refusal that constraint stands for.
+
+    The checks before an insert should catch every violation first; the constraints are the
+    backstop that holds even if a check is bypassed.
+    """
+    try:
+        with transaction.atomic():
+            return model.objects.create(**fields)
+    except IntegrityError as error:
+        for constraint, (violation, message) in _CONSTRAINT_VIOLATIONS.items():
+            if constraint in str(error):
+                raise violation(message) from error
+        raise
 
 
 def _check_live_room(*, video: Video, template: QuestionTemplate, limits: Limits) -> None:
@@ -205,17 +212,14 @@ def question_create(
         session = _watch_session_consume(
             annotator=annotator, video=video, watch_session=watch_session, limits=limits
         )
-        try:
-            with transaction.atomic():
-                question = Question.objects.create(
-                    video=video,
-                    template=template,
-                    slot_values=slot_values,
-                    author=annotator,
-                    watch_session=session,
-                )
-        except IntegrityError as error:
-            raise _violation_from(error) from error
+        question = _insert(
+            Question,
+            video=video,
+            template=template,
+            slot_values=slot_values,
+            author=annotator,
+            watch_session=session,
+        )
         StatusChange.objects.create(
             question=question,
             to_status=QuestionStatus.OPEN,
@@ -307,17 +311,14 @@ def vote_cast(
         session = _watch_session_consume(
             annotator=annotator, video=video, watch_session=watch_session, limits=limits
         )
-        try:
-            with transaction.atomic():
-                vote = Vote.objects.create(
-                    question=question,
-                    annotator=annotator,
-                    answer=answer_row,
-                    invalid=invalid,
-                    watch_session=session,
-                )
-        except IntegrityError as error:
-            raise _violation_from(error) from error
+        vote = _insert(
+            Vote,
+            question=question,
+            annotator=annotator,
+            answer=answer_row,
+            invalid=invalid,
+            watch_session=session,
+        )
         _question_decide(question, actor=annotator, limits=limits)
     return vote
 

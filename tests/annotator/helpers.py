@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
+import pytest
 import time_machine
 from django.db.models import Model
 from django.utils import timezone
@@ -67,15 +69,20 @@ def legal_slots(template: QuestionTemplate, offset: int = 0) -> list[str]:
 
 
 def ask(
-    annotator: object, video: Video, template_id: int = 1, slot_values: list[str] | None = None
+    annotator: object,
+    video: Video,
+    template_id: int = 1,
+    slot_values: list[str] | None = None,
+    session: WatchSession | None = None,
 ) -> Question:
+    """Ask a question (legal slot values unless given), after a fresh viewing unless given."""
     template = QuestionTemplate.objects.get(pk=template_id)
     return services.question_create(
         annotator=annotator,
         video=video,
         template=template,
         slot_values=legal_slots(template) if slot_values is None else slot_values,
-        watch_session=watched(annotator, video),
+        watch_session=session or watched(annotator, video),
     )
 
 
@@ -88,6 +95,15 @@ def vote(annotator: object, question: Question, answer: str | None) -> Vote:
         answer=answer,
         invalid=answer is None,
     )
+
+
+def refused(error_class: type[Exception], call: Callable[[], object]) -> Exception:
+    """Run a call that must be refused with `error_class`; check it changed nothing."""
+    before = snapshot()
+    with pytest.raises(error_class) as refusal:
+        call()
+    assert snapshot() == before
+    return refusal.value
 
 
 def snapshot() -> dict[str, list[tuple]]:

@@ -6,7 +6,7 @@ import pytest
 
 from annotator import errors, services
 from annotator.models import QuestionStatus, StatusChange
-from tests.annotator.helpers import ask, snapshot, vote
+from tests.annotator.helpers import ask, refused, vote
 
 pytestmark = pytest.mark.django_db
 
@@ -30,14 +30,6 @@ def review(reviewer, question, action, answer=None, note=""):
     return services.question_review(
         reviewer=reviewer, question=question, action=action, answer=answer, note=note
     )
-
-
-def refused(error_class, call):
-    before = snapshot()
-    with pytest.raises(error_class) as refusal:
-        call()
-    assert snapshot() == before
-    return refusal.value
 
 
 def test_a_reviewer_accepts_a_disputed_question(reviewer, disputed):

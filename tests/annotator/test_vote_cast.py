@@ -6,7 +6,7 @@ import pytest
 
 from annotator import errors, services
 from annotator.models import QuestionStatus, StatusChange
-from tests.annotator.helpers import ask, snapshot, vote, watched
+from tests.annotator.helpers import ask, refused, vote, watched
 
 pytestmark = pytest.mark.django_db
 
@@ -20,14 +20,6 @@ def question(annotator, video):
 @pytest.fixture
 def voters(make_annotator):
     return [make_annotator(f"voter{index}") for index in range(6)]
-
-
-def refused(error_class, call):
-    before = snapshot()
-    with pytest.raises(error_class) as refusal:
-        call()
-    assert snapshot() == before
-    return refusal.value
 
 
 def cast(annotator, question, answer=None, invalid=False, session=None):

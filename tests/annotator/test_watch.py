@@ -9,9 +9,8 @@ import time_machine
 from django.utils import timezone
 
 from annotator import errors, services
-from annotator.models import QuestionTemplate
 from annotator.rules import Heartbeat
-from tests.annotator.helpers import ask, legal_slots, snapshot, video_make, watched
+from tests.annotator.helpers import ask, snapshot, video_make, watched
 
 pytestmark = pytest.mark.django_db
 
@@ -24,29 +23,18 @@ def heartbeat(annotator, session, position, **overrides):
     )
 
 
-def create(annotator, video, session, template_id=1):
-    template = QuestionTemplate.objects.get(pk=template_id)
-    return services.question_create(
-        annotator=annotator,
-        video=video,
-        template=template,
-        slot_values=legal_slots(template),
-        watch_session=session,
-    )
-
-
 def test_29_9_seconds_is_refused_with_the_time_counted(annotator, video):
     session = watched(annotator, video, seconds=29.9)
     before = snapshot()
     with pytest.raises(errors.WatchTooShort) as refusal:
-        create(annotator, video, session)
+        ask(annotator, video, session=session)
     assert refusal.value.message == errors.WATCH_TOO_SHORT.format(required=30, credited=29.9)
     assert snapshot() == before
 
 
 def test_30_seconds_unlocks_a_question(annotator, video):
     session = watched(annotator, video, seconds=30.0)
-    question = create(annotator, video, session)
+    question = ask(annotator, video, session=session)
     session.refresh_from_db()
     assert question.watch_session == session
     assert session.consumed_at is not None
@@ -123,10 +111,10 @@ def test_a_long_silence_credits_at_most_the_cap(annotator, video, settings):
 
 def test_a_used_viewing_cannot_be_replayed(annotator, video):
     session = watched(annotator, video)
-    create(annotator, video, session, template_id=1)
+    ask(annotator, video, 1, session=session)
     before = snapshot()
     with pytest.raises(errors.WatchSessionConsumed) as refusal:
-        create(annotator, video, session, template_id=2)
+        ask(annotator, video, 2, session=session)
     assert refusal.value.message == errors.WATCH_SESSION_CONSUMED
     with pytest.raises(errors.WatchSessionConsumed):
         heartbeat(annotator, session, position=40.0)
@@ -139,7 +127,7 @@ def test_someone_elses_viewing_is_refused_as_if_it_did_not_exist(annotator, othe
     with pytest.raises(errors.WatchSessionNotFound):
         heartbeat(annotator, session, position=5.0)
     with pytest.raises(errors.WatchSessionNotFound) as refusal:
-        create(annotator, video, session)
+        ask(annotator, video, session=session)
     assert refusal.value.message == errors.WATCH_SESSION_NOT_FOUND
     assert snapshot() == before
 
@@ -149,7 +137,7 @@ def test_a_viewing_of_another_video_is_refused(annotator, video):
     session = watched(annotator, other_video)
     before = snapshot()
     with pytest.raises(errors.WatchSessionWrongVideo):
-        create(annotator, video, session)
+        ask(annotator, video, session=session)
     assert snapshot() == before
 
 
@@ -176,12 +164,12 @@ def test_an_inactive_video_cannot_be_watched(annotator):
 
 def test_the_watch_minimum_is_a_setting(annotator, video, settings):
     settings.WATCH_MIN_SECONDS = 10
-    create(annotator, video, watched(annotator, video, seconds=10))
+    ask(annotator, video, session=watched(annotator, video, seconds=10))
 
 
 def test_prune_deletes_old_unused_viewings_only(annotator, video):
     used = watched(annotator, video)
-    ask_question = create(annotator, video, used)
+    ask_question = ask(annotator, video, session=used)
     fresh = services.watch_start(annotator=annotator, video=video)
     with time_machine.travel(timezone.now() - timedelta(days=2), tick=False):
         stale = services.watch_start(annotator=annotator, video=video)
