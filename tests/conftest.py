@@ -101,29 +101,18 @@ def database_url_for_subprocess() -> str:
 def celery_worker_process(transactional_db):
     """A real Celery worker in its own process, on the configured broker (Redis when REDIS_URL
     is set, else the file broker), consuming a queue of its own so no other work reaches it."""
-    import subprocess
     import sys
     import uuid
-    from pathlib import Path
+
+    from tests import processes
 
     queue = f"test-{uuid.uuid4().hex[:12]}"
-    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess()}
-    worker = subprocess.Popen(
+    worker = processes.start(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue,
          "--pool", "solo", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
-        cwd=Path(__file__).resolve().parent.parent,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        {**os.environ, "DATABASE_URL": database_url_for_subprocess()},
     )  # fmt: skip
     try:
         yield queue
     finally:
-        worker.terminate()
-        try:
-            output, _ = worker.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output, _ = worker.communicate()
-        print(output)
+        processes.stop(worker)

@@ -10,19 +10,17 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
-import signal
 import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import processes
+from tests.processes import ROOT, wait_until
 
 
 def free_port() -> int:
@@ -48,19 +46,6 @@ def manage(env, *args: str) -> str:
     return result.stdout
 
 
-def wait_for(check, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {check.__name__}")
-
-
 def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
     manage(local_env, "migrate", "--noinput")
     seeded = manage(local_env, "seed_demo", "--videos", "1", "--annotators", "1", "--seconds", "40")
@@ -77,10 +62,9 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runlocal", "--addr", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=local_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    server = processes.start(
+        [sys.executable, "manage.py", "runlocal", "--addr", f"127.0.0.1:{port}"], local_env
+    )
     try:
         jar = http.cookiejar.CookieJar()
         browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -89,7 +73,7 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
             with browser.open(f"{base}/accounts/login/", timeout=5) as response:
                 return response.read().decode()
 
-        page = wait_for(login_page)
+        page = wait_until(login_page)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
         form = urllib.parse.urlencode(
             {"username": "annotator1", "password": password, "csrfmiddlewaretoken": token}
@@ -112,14 +96,8 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
             count = database.execute("select count(*) from annotator_watchsession").fetchone()[0]
             return count == 0
 
-        wait_for(stale_viewing_pruned, timeout=90)
+        wait_until(stale_viewing_pruned, timeout=90)
         database.close()
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            output, _ = server.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            output, _ = server.communicate()
-        print(output)
+        output = processes.stop(server)
     assert "celery@" in output and "beat: Starting" in output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import time_machine
@@ -11,15 +10,7 @@ from django.utils import timezone
 from annotator import services
 from annotator.models import WatchSession
 from annotator.tasks import watch_sessions_prune
-
-
-def wait_until(condition, timeout: float = 45.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.25)
-    return False
+from tests.processes import wait_until
 
 
 def test_a_real_worker_prunes_stale_viewings(celery_worker_process, catalogue, make_annotator):
@@ -32,5 +23,5 @@ def test_a_real_worker_prunes_stale_viewings(celery_worker_process, catalogue, m
 
     watch_sessions_prune.apply_async(queue=celery_worker_process)
 
-    assert wait_until(lambda: not WatchSession.objects.filter(pk=stale.pk).exists())
+    wait_until(lambda: not WatchSession.objects.filter(pk=stale.pk).exists())
     assert WatchSession.objects.filter(pk=fresh.pk).exists()
