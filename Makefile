@@ -12,7 +12,7 @@ export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/avqa
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 endif
 
-.PHONY: run test install lint migrate seed clean
+.PHONY: run test install lint migrate seed clean bench-speed bench-accuracy
 
 install: $(INSTALLED)
 
@@ -38,6 +38,13 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest
+
+# Benchmarks (see bench/README.md); they print medians and ratios, and take minutes.
+bench-speed: install
+	$(BIN)/python -m bench.speed
+
+bench-accuracy: install
+	$(BIN)/python -m bench.accuracy
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from collections.abc import Iterable
@@ -60,12 +61,13 @@ def _duration_seconds(container, video, audio) -> float:
 def write_mp4(
     path: str | os.PathLike,
     frames: Iterable[np.ndarray],
-    audio: np.ndarray,
+    audio: np.ndarray | None,
     *,
     fps: int,
-    sample_rate: int,
+    sample_rate: int = 16000,
 ) -> Path:
-    """Encode RGB frames ([H, W, 3] uint8) and mono audio (float in [-1, 1]) as H.264 + AAC MP4.
+    """Encode RGB frames ([H, W, 3] uint8) and mono audio (float in [-1, 1]) as H.264 + AAC MP4
+    (no audio stream when `audio` is None).
 
     The file is written under a temporary name in the same folder and renamed when complete,
     so a failure never leaves a half-written video where a reader would find it.
@@ -84,7 +86,12 @@ def write_mp4(
 
 
 def _encode(
-    target: str, frames: Iterable[np.ndarray], audio: np.ndarray, *, fps: int, sample_rate: int
+    target: str,
+    frames: Iterable[np.ndarray],
+    audio: np.ndarray | None,
+    *,
+    fps: int,
+    sample_rate: int,
 ) -> None:
     # faststart puts the index first, so browsers start playing before the download ends.
     with av.open(target, mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
@@ -96,12 +103,15 @@ def _encode(
         video.height, video.width = first.shape[:2]
         video.pix_fmt = "yuv420p"
         video.options = {"preset": "veryfast", "crf": "28"}
-        sound = container.add_stream("aac", rate=sample_rate, layout="mono")
-        sound.time_base = Fraction(1, sample_rate)
+        if audio is not None:
+            sound = container.add_stream("aac", rate=sample_rate, layout="mono")
+            sound.time_base = Fraction(1, sample_rate)
 
-        for rgb in (first, *frames):
+        for rgb in itertools.chain([first], frames):
             container.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         container.mux(video.encode(None))
+        if audio is None:
+            return
 
         samples = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0).reshape(1, -1)
         chunk = 1024

@@ -1,0 +1,94 @@
+"""Accuracy on synthetic audio-visual scenes: the paper's Table 3 variants, Table 2 breakdown.
+
+    .venv/bin/python -m bench.accuracy [--videos 400] [--epochs 15] [--workdir var/bench/accuracy]
+
+Renders the scenes and extracts their features once (kept in the work folder), trains every
+variant on the train split with the same seed and schedule, keeps each one's best validation
+epoch, and prints its Table 2 on the test split beside the question-only baseline measured in
+the same run, then the full model's margin over that baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from qa_model.catalogue import AUDIO_VISUAL, TABLE2_TYPES
+from qa_model.data import FeatureStore, load_records
+from qa_model.evaluation import evaluate, format_table2
+from qa_model.features import FeatureExtractor
+from qa_model.model import VARIANTS
+from qa_model.synthetic import synthesize
+from qa_model.training import TrainConfig, train
+
+
+def prepare(workdir: Path, videos: int, seed: int) -> None:
+    if (
+        not (workdir / "avqa-test.json").exists()
+        or len(list((workdir / "videos").glob("*.mp4"))) < videos
+    ):
+        with tqdm(total=videos, desc="rendering", unit="video") as bar:
+            synthesize(workdir, videos=videos, seed=seed, on_video=lambda _: bar.update())
+    clips = sorted((workdir / "videos").glob("*.mp4"))
+    with tqdm(total=len(clips), desc="features", unit="video") as bar:
+        FeatureExtractor().extract(
+            [(clip.stem, clip) for clip in clips], workdir / "features",
+            on_done=lambda *_: bar.update(),
+        )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=400)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--grounding-epochs", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--workdir", default="var/bench/accuracy")
+    args = parser.parse_args()
+    workdir = Path(args.workdir)
+    prepare(workdir, args.videos, args.seed)
+    splits = {
+        split: load_records(workdir / f"avqa-{split}.json") for split in ("train", "val", "test")
+    }
+    print("records: " + ", ".join(f"{split} {len(records)}" for split, records in splits.items()))
+    store = FeatureStore(workdir / "features")
+    config = TrainConfig(
+        epochs=args.epochs, grounding_epochs=args.grounding_epochs, learning_rate=args.lr,
+        seed=args.seed,
+    )  # fmt: skip
+    tables, timings = {}, {}
+    for variant in args.variants.split(","):
+        started = time.perf_counter()
+        result = train(splits["train"], splits["val"], store, variant=variant, config=config)
+        timings[variant] = time.perf_counter() - started
+        tables[variant] = evaluate(result.model, result.vocabulary, splits["test"], store)
+        print(f"{variant}: best epoch {result.best_epoch}, {timings[variant]:.0f} s")
+    print(f"\nTest split, accuracy % ({len(splits['test'])} questions)")
+    print(format_table2(tables))
+    if "question_only" in tables and "avst" in tables:
+        base, full = tables["question_only"], tables["avst"]
+        all_gain = full.overall - base.overall
+        av_gain = full.modality_accuracy(AUDIO_VISUAL) - base.modality_accuracy(AUDIO_VISUAL)
+        print(
+            f"\nAVST over question-only: All {100 * all_gain:+.2f} points, "
+            f"AV avg {100 * av_gain:+.2f} points; per audio-visual type:"
+        )
+        for key in TABLE2_TYPES:
+            if key[0] == AUDIO_VISUAL and base.accuracy(key) is not None:
+                print(f"  {key[1]:<12} {100 * (full.accuracy(key) - base.accuracy(key)):+.2f}")
+    results = {
+        "config": vars(args),
+        "tables": {variant: table.to_json() for variant, table in tables.items()},
+        "train_seconds": timings,
+    }
+    (workdir / "results.json").write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

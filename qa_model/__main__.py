@@ -1,0 +1,3 @@
+from qa_model.cli import main
+
+raise SystemExit(main())

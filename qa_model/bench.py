@@ -1,0 +1,132 @@
+"""Speed benchmarks: training and inference samples/s at batch 64, and feature extraction as
+seconds of video per second of wall time. Each figure is the median of several runs; ratios
+compare against a baseline measured in the same run (question-only for the model, real time
+for extraction). On a GPU it also projects a full MUSIC-AVQA training run."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from qa_model.data import FeatureStore, Vocabulary, batches, load_records
+from qa_model.features import CLIP_SECONDS, FeatureExtractor
+from qa_model.model import AVST, variant_config
+from qa_model.synthetic import synthesize
+from qa_model.training import TrainConfig, forward, match_loss, resolve_device, seed_everything
+
+BATCH = 64
+PAPER_TRAIN_PAIRS = 32_087
+PAPER_EPOCHS = 30
+
+
+def median_of(repeats: int, run: Callable[[], float]) -> float:
+    return statistics.median(run() for _ in range(repeats))
+
+
+def prepare(workdir: Path, videos: int) -> tuple[list, FeatureStore]:
+    """A small synthetic set with features (kept in workdir between runs)."""
+    if not (workdir / "avqa-train.json").exists():
+        synthesize(workdir, videos=videos, seed=7)
+    extractor = FeatureExtractor()
+    clips = sorted((workdir / "videos").glob("*.mp4"))
+    extractor.extract([(clip.stem, clip) for clip in clips], workdir / "features")
+    records = [
+        record for split in ("train", "val", "test")
+        for record in load_records(workdir / f"avqa-{split}.json")
+    ]  # fmt: skip
+    return records, FeatureStore(workdir / "features")
+
+
+def model_speed(
+    records, store, variant: str, device: torch.device, *, training: bool, repeats: int
+) -> float:
+    """Samples per second through one variant at batch 64 (batch assembly included)."""
+    seed_everything(0)
+    vocabulary = Vocabulary.build(records)
+    model = AVST(variant_config(variant, vocab_size=len(vocabulary.words))).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    pool = (records * (BATCH * 4 // len(records) + 1))[: BATCH * 4]
+    store.preload({r.video_id for r in pool})
+
+    def run() -> float:
+        model.train(training)
+        started = time.perf_counter()
+        for batch in batches(pool, vocabulary, store, batch_size=BATCH, shuffle=True):
+            batch = batch.to(device)
+            with torch.set_grad_enabled(training):
+                output = forward(model, batch, negatives=training)
+                if training:
+                    loss = torch.nn.functional.cross_entropy(output.logits, batch.answers)
+                    if model.config.spatial_grounding:
+                        loss = loss + TrainConfig().match_weight * match_loss(output)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return len(pool) / (time.perf_counter() - started)
+
+    run()  # warm-up
+    return median_of(repeats, run)
+
+
+def extraction_speed(
+    workdir: Path, device: torch.device, *, repeats: int, videos: int = 4
+) -> float:
+    """Seconds of video turned into features per second of wall time."""
+    extractor = FeatureExtractor(device=device)
+    clips = sorted((workdir / "videos").glob("*.mp4"))[:videos]
+
+    def run() -> float:
+        with tempfile.TemporaryDirectory() as out:
+            started = time.perf_counter()
+            extractor.extract([(c.stem, c) for c in clips], out, skip_existing=False)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            return len(clips) * CLIP_SECONDS / (time.perf_counter() - started)
+
+    return median_of(repeats, run)
+
+
+def main(*, workdir: str, videos: int = 16, repeats: int = 5, device: str | None = None) -> dict:
+    root = Path(workdir)
+    records, store = prepare(root, videos)
+    devices = [resolve_device(device)] if device else [torch.device("cpu")]
+    if not device and torch.cuda.is_available():
+        devices.append(torch.device("cuda"))
+    results: dict = {}
+    for target in devices:
+        name = (
+            torch.cuda.get_device_name(target)
+            if target.type == "cuda"
+            else f"CPU ({torch.get_num_threads()} threads)"
+        )
+        figures = {}
+        for mode in ("train", "infer"):
+            for variant in ("question_only", "avst"):
+                figures[f"{mode} {variant}"] = model_speed(
+                    records, store, variant, target, training=mode == "train", repeats=repeats
+                )
+        figures["extract"] = extraction_speed(root, target, repeats=max(1, repeats // 2))
+        results[str(target)] = figures
+        print(f"\n{name}: median of {repeats} runs, batch {BATCH}")
+        for mode in ("train", "infer"):
+            base, full = figures[f"{mode} question_only"], figures[f"{mode} avst"]
+            print(
+                f"  {mode:5} AVST {full:9.1f} samples/s   question-only {base:9.1f} samples/s"
+                f"   ratio {full / base:.3f}"
+            )
+        print(f"  extract    {figures['extract']:9.1f} s of video per s of wall time")
+        if target.type == "cuda":
+            epochs = PAPER_EPOCHS + TrainConfig().grounding_epochs
+            hours = PAPER_TRAIN_PAIRS * epochs / figures["train avst"] / 3600
+            print(
+                f"  projected full MUSIC-AVQA run ({PAPER_TRAIN_PAIRS} pairs × {epochs} epochs):"
+                f" {hours:.2f} h"
+            )
+    return results

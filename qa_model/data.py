@@ -1,0 +1,266 @@
+"""MUSIC-AVQA records, the question tokenizer, the answer vocabulary and batches of features.
+
+Records are the dataset's JSON (AVQA.md §1): `type` and `templ_values` are strings holding JSON
+lists and the answer key is `anser`. The tokenizer follows the reference: split on spaces, drop
+the final `?`/`？`, substitute the slot values left to right; case-sensitive; padded to the
+longest question of a batch; words never seen in training map to an unknown token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from qa_model import catalogue
+from qa_model.features import feature_path, load_features
+
+PAD, UNKNOWN = "<pad>", "<unk>"
+
+
+class DataError(ValueError):
+    """Records or features that cannot be used; the message says which and how many."""
+
+
+@dataclass(frozen=True)
+class Record:
+    video_id: str
+    question_id: int
+    modality: str
+    question_type: str
+    template: str
+    slot_values: tuple[str, ...]
+    answer: str
+
+    @property
+    def type_key(self) -> tuple[str, str]:
+        return self.modality, self.question_type
+
+    def tokens(self) -> list[str]:
+        return question_tokens(self.template, self.slot_values)
+
+    def to_json(self) -> dict:
+        return {
+            "video_id": self.video_id,
+            "question_id": self.question_id,
+            "type": json.dumps([self.modality, self.question_type]),
+            "question_content": self.template,
+            "templ_values": json.dumps(list(self.slot_values)),
+            "question_deleted": 0,
+            "anser": self.answer,
+        }
+
+
+def question_tokens(template: str, slot_values: Sequence[str]) -> list[str]:
+    """Tokens of a question as the reference makes them."""
+    words = template.rstrip().split(" ")
+    if words and words[-1][-1:] in ("?", "？"):
+        words[-1] = words[-1][:-1]
+    values = iter(slot_values)
+    return [next(values, word) if word.startswith("<") else word for word in words if word]
+
+
+def parse_records(raw: Iterable[dict], *, source: str = "records") -> list[Record]:
+    """Records from parsed JSON; refuses unknown templates or answers, with their counts."""
+    records, unknown_templates, unknown_answers = [], [], []
+    for item in raw:
+        try:
+            modality, question_type = json.loads(item["type"])
+            values = tuple(json.loads(item["templ_values"]))
+            record = Record(
+                video_id=str(item["video_id"]),
+                question_id=int(item["question_id"]),
+                modality=modality,
+                question_type=question_type,
+                template=item["question_content"],
+                slot_values=values,
+                answer=item["anser"],
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise DataError(f"{source}: malformed record {item!r:.200} ({error})") from None
+        if record.template not in catalogue.TEMPLATES_BY_TEXT:
+            unknown_templates.append(record.template)
+        if record.answer not in catalogue.ANSWERS:
+            unknown_answers.append(record.answer)
+        records.append(record)
+    if unknown_templates:
+        examples = ", ".join(repr(t) for t in sorted(set(unknown_templates))[:3])
+        raise DataError(
+            f"{source}: {len(unknown_templates)} record(s) use a template outside the catalogue "
+            f"(e.g. {examples})"
+        )
+    if unknown_answers:
+        examples = ", ".join(repr(a) for a in sorted(set(unknown_answers))[:3])
+        raise DataError(
+            f"{source}: {len(unknown_answers)} record(s) have an answer outside the 42-word "
+            f"vocabulary (e.g. {examples})"
+        )
+    return records
+
+
+def load_records(path: str | os.PathLike) -> list[Record]:
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: not JSON ({error})") from None
+    if not isinstance(raw, list):
+        raise DataError(f"{path}: expected a list of records")
+    return parse_records(raw, source=str(path))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Question words (index 0 is padding, 1 unknown) and the 42 answers."""
+
+    words: tuple[str, ...]
+    answers: tuple[str, ...] = catalogue.ANSWERS
+
+    @classmethod
+    def build(cls, records: Iterable[Record]) -> Vocabulary:
+        """Words in order of first appearance in the training questions, as the reference does.
+
+        The answers are the fixed 42-word vocabulary, so every model has the same 42 outputs
+        whatever answers its training split happens to contain.
+        """
+        words: dict[str, None] = {PAD: None, UNKNOWN: None}
+        for record in records:
+            for token in record.tokens():
+                words.setdefault(token, None)
+        return cls(tuple(words))
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        index = self._index
+        return [index.get(token, 1) for token in tokens]
+
+    @property
+    def _index(self) -> dict[str, int]:
+        cached = self.__dict__.get("_cached_index")
+        if cached is None:
+            cached = {word: position for position, word in enumerate(self.words)}
+            object.__setattr__(self, "_cached_index", cached)
+        return cached
+
+    def answer_index(self, answer: str) -> int:
+        return self.answers.index(answer)
+
+
+def pad_questions(encoded: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """[B, L] token ids padded with 0 to the longest, and [B] lengths."""
+    lengths = torch.tensor([len(tokens) for tokens in encoded], dtype=torch.long)
+    batch = torch.zeros(len(encoded), int(lengths.max()), dtype=torch.long)
+    for row, tokens in enumerate(encoded):
+        batch[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+    return batch, lengths
+
+
+class FeatureStore:
+    """Feature files held in memory (float16), loaded once per video."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        self._cache: dict[str, dict[str, np.ndarray]] = {}
+
+    def __getitem__(self, video_id: str) -> dict[str, np.ndarray]:
+        arrays = self._cache.get(video_id)
+        if arrays is None:
+            path = feature_path(self.root, video_id)
+            if not path.exists():
+                raise DataError(f"video {video_id} has no features ({path} is missing)")
+            arrays = self._cache[video_id] = load_features(path)
+        return arrays
+
+    def check(self, records: Iterable[Record]) -> None:
+        """Refuse, up front, records whose videos have no features (with the count)."""
+        missing = sorted(
+            {r.video_id for r in records if not feature_path(self.root, r.video_id).exists()}
+        )
+        if missing:
+            raise DataError(
+                f"{len(missing)} video(s) have no features in {self.root} "
+                f"(e.g. {', '.join(missing[:3])}); run `python -m qa_model extract` first"
+            )
+
+    def preload(self, video_ids: Iterable[str]) -> None:
+        for video_id in video_ids:
+            self[video_id]
+
+    @property
+    def loaded_ids(self) -> list[str]:
+        return list(self._cache)
+
+
+@dataclass
+class Batch:
+    questions: torch.Tensor  # [B, L] long
+    lengths: torch.Tensor  # [B] long
+    audio: torch.Tensor  # [B, T, 128]
+    visual: torch.Tensor  # [B, T, 512, 14, 14]
+    negative_visual: torch.Tensor  # [B, T, 512, 14, 14], from other videos
+    answers: torch.Tensor  # [B] long
+    records: list[Record]
+
+    def to(self, device: torch.device) -> Batch:
+        tensors = ("questions", "lengths", "audio", "visual", "negative_visual", "answers")
+        moved = {name: getattr(self, name).to(device, non_blocking=True) for name in tensors}
+        return Batch(**moved, records=self.records)
+
+
+def _stack(arrays: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(arrays)).float()
+
+
+def make_batch(
+    records: Sequence[Record], vocabulary: Vocabulary, store: FeatureStore, rng: random.Random
+) -> Batch:
+    """Tensors for a batch. Non-matched visual inputs come from other videos of the same batch,
+    or from the videos already in memory when the batch holds one video only; never from disk
+    per sample."""
+    questions, lengths = pad_questions([vocabulary.encode(r.tokens()) for r in records])
+    features = [store[r.video_id] for r in records]
+    video_ids = [r.video_id for r in records]
+    negatives = []
+    for video_id in video_ids:
+        others = [i for i, other in enumerate(video_ids) if other != video_id]
+        if others:
+            negatives.append(features[rng.choice(others)]["visual"])
+        else:
+            pool = [v for v in store.loaded_ids if v != video_id]
+            # With a single video in the whole store there is no non-matched example; its
+            # own features stand in (the match loss then teaches nothing, but nothing breaks).
+            negatives.append(store[rng.choice(pool)]["visual"] if pool else features[0]["visual"])
+    return Batch(
+        questions=questions,
+        lengths=lengths,
+        audio=_stack([f["audio"] for f in features]),
+        visual=_stack([f["visual"] for f in features]),
+        negative_visual=_stack(negatives),
+        answers=torch.tensor([vocabulary.answer_index(r.answer) for r in records]),
+        records=list(records),
+    )
+
+
+def batches(
+    records: Sequence[Record],
+    vocabulary: Vocabulary,
+    store: FeatureStore,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+) -> Iterator[Batch]:
+    rng = random.Random(seed)
+    order = list(range(len(records)))
+    if shuffle:
+        rng.shuffle(order)
+    for start in range(0, len(order), batch_size):
+        chunk = [records[i] for i in order[start : start + batch_size]]
+        yield make_batch(chunk, vocabulary, store, rng)

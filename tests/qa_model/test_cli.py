@@ -1,0 +1,115 @@
+"""`python -m qa_model`: the whole path from synthetic clips to predictions, and its refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.processes import ROOT
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "qa_model", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Six 30-s synthetic clips with records and features, made through the CLI."""
+    root = tmp_path_factory.mktemp("cli")
+    made = run(
+        "synth", str(root / "set"), "--videos", "6", "--seed", "3", "--seconds", "30", "--fps", "4"
+    )
+    assert made.returncode == 0, made.stderr
+    extracted = run("extract", str(root / "set" / "videos"), "--out", str(root / "features"))
+    assert extracted.returncode == 0, extracted.stderr
+    assert "6 of 6 videos have features" in extracted.stdout
+    return root
+
+
+def test_train_evaluate_and_predict_end_to_end(workspace, tmp_path):
+    records = workspace / "set" / "avqa-train.json"
+    trained = run(
+        "train", "--train", str(records), "--val", str(records), "--features",
+        str(workspace / "features"), "--out", str(tmp_path / "model.pt"), "--epochs", "1",
+        "--grounding-epochs", "1", "--batch-size", "16",
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    assert "saved" in trained.stdout and (tmp_path / "model.pt").exists()
+
+    evaluated = run(
+        "evaluate", "--checkpoint", str(tmp_path / "model.pt"), "--records", str(records),
+        "--features", str(workspace / "features"), "--json", str(tmp_path / "table.json"),
+    )  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr
+    header = evaluated.stdout.splitlines()[0].split()
+    assert header[1:] == ["A-Count", "A-Comp", "A", "avg", "V-Count", "V-Loc", "V", "avg",
+                          "AV-Ext", "AV-Loc", "AV-Count", "AV-Comp", "AV-Temp", "AV", "avg",
+                          "All"]  # fmt: skip
+    assert "All" in json.loads((tmp_path / "table.json").read_text())["columns"]
+
+    predicted = run(
+        "predict", "--checkpoint", str(tmp_path / "model.pt"), "--records", str(records),
+        "--features", str(workspace / "features"), "--out", str(tmp_path / "predictions.json"),
+    )  # fmt: skip
+    assert predicted.returncode == 0, predicted.stderr
+    predictions = json.loads((tmp_path / "predictions.json").read_text())
+    assert len(predictions) == len(json.loads(records.read_text()))
+    assert {
+        "answer",
+        "confidence",
+        "top3",
+        "audio_weights",
+        "visual_weights",
+        "spatial_maps",
+    } <= set(predictions[0])
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path):
+    result = run("extract", str(tmp_path / "nowhere.mp4"), "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'nowhere.mp4'}: no such file or folder"
+
+
+def test_a_corrupt_video_is_named_and_skipped(tmp_path):
+    (tmp_path / "corrupt.mp4").write_bytes(b"not a video at all")
+    result = run("extract", str(tmp_path / "corrupt.mp4"), "--out", str(tmp_path / "features"))
+    assert result.returncode == 1
+    assert "corrupt.mp4: not a readable video" in result.stdout + result.stderr
+    assert not any((tmp_path / "features").iterdir())
+
+
+def test_a_record_whose_video_has_no_features_is_refused(workspace, tmp_path):
+    records = json.loads((workspace / "set" / "avqa-train.json").read_text())
+    records[0]["video_id"] = "never-extracted"
+    (tmp_path / "records.json").write_text(json.dumps(records))
+    result = run(
+        "train", "--train", str(tmp_path / "records.json"), "--features",
+        str(workspace / "features"), "--out", str(tmp_path / "model.pt"),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "1 video(s) have no features" in result.stderr and "never-extracted" in result.stderr
+    assert not (tmp_path / "model.pt").exists()
+
+
+def test_an_unknown_template_is_refused(workspace, tmp_path):
+    records = json.loads((workspace / "set" / "avqa-train.json").read_text())
+    records[0]["question_content"] = "Is this a trick question?"
+    (tmp_path / "records.json").write_text(json.dumps(records))
+    result = run(
+        "evaluate", "--checkpoint", str(tmp_path / "model.pt"), "--records",
+        str(tmp_path / "records.json"), "--features", str(workspace / "features"),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "no such checkpoint" in result.stderr
+    result = run(
+        "train", "--train", str(tmp_path / "records.json"), "--features",
+        str(workspace / "features"), "--out", str(tmp_path / "model.pt"),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "1 record(s) use a template outside the catalogue" in result.stderr

@@ -1,0 +1,148 @@
+"""Records, the tokenizer against the real validation split, vocabularies and batches."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from qa_model import data
+from qa_model.data import (
+    DataError,
+    FeatureStore,
+    Vocabulary,
+    load_records,
+    make_batch,
+    parse_records,
+)
+from tests.qa_model.conftest import record, tiny_features
+
+REAL_VAL = Path(__file__).resolve().parent.parent / "fixtures" / "avqa-val.json"
+
+
+@pytest.fixture(scope="module")
+def real_records():
+    return load_records(REAL_VAL)
+
+
+def test_the_tokenizer_substitutes_slots_and_drops_the_question_mark():
+    tokens = data.question_tokens(
+        "Is the <Object> on the <LR> louder than the <Object> on the <LR>?",
+        ["acoustic_guitar", "left", "cello", "right"],
+    )
+    assert tokens == ["Is", "the", "acoustic_guitar", "on", "the", "left", "louder", "than",
+                      "the", "cello", "on", "the", "right"]  # fmt: skip
+    assert (
+        data.question_tokens("How many sounding <Object> in the video？", ["piano"])[-1] == "video"
+    )
+    assert (
+        data.question_tokens("Are there <Object> and <Object> sound? ", ["a", "b"])[-1] == "sound"
+    )
+
+
+def test_every_real_validation_question_tokenizes_cleanly(real_records):
+    for item in real_records:
+        tokens = item.tokens()
+        assert tokens and len(tokens) <= 16
+        assert not any(t.startswith("<") or t.endswith(("?", "？")) or t == "" for t in tokens)
+        assert set(item.slot_values) <= set(tokens)
+
+
+def test_the_vocabulary_is_case_sensitive_and_built_in_order_of_appearance(real_records):
+    vocabulary = Vocabulary.build(real_records)
+    assert vocabulary.words[:2] == ("<pad>", "<unk>")
+    assert vocabulary.words[2:5] == tuple(real_records[0].tokens()[:3])
+    assert "Is" in vocabulary.words and "is" in vocabulary.words
+    # The reference reports 93 words on the full training split; the val split uses most.
+    assert 80 <= len(vocabulary.words) - 2 <= 93
+
+
+def test_unknown_words_map_to_the_unknown_token(real_records):
+    vocabulary = Vocabulary.build(real_records)
+    assert vocabulary.encode(["Is", "kazoo"]) == [vocabulary.words.index("Is"), 1]
+
+
+def test_answers_are_the_fixed_42_word_vocabulary(real_records):
+    vocabulary = Vocabulary.build(real_records[:5])
+    assert len(vocabulary.answers) == 42
+    assert vocabulary.answer_index("more than ten") == vocabulary.answers.index("more than ten")
+
+
+def test_questions_are_padded_to_the_longest():
+    questions, lengths = data.pad_questions([[5, 6, 7], [8]])
+    assert questions.tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert lengths.tolist() == [3, 1]
+
+
+def test_records_round_trip_to_the_dataset_format():
+    raw = json.loads(REAL_VAL.read_text())[:50]
+    assert [r.to_json() for r in parse_records(raw)] == raw
+
+
+def test_records_with_unknown_answers_are_refused_with_their_count():
+    raw = [
+        record("v1", 1, "Is there a <Object> sound?", ["cello"], "maybe", "Audio", "Counting"),
+        record("v1", 2, "Is there a <Object> sound?", ["cello"], "perhaps", "Audio", "Counting"),
+        record("v1", 3, "Is there a <Object> sound?", ["cello"], "yes", "Audio", "Counting"),
+    ]
+    with pytest.raises(DataError, match=r"2 record\(s\) have an answer outside the 42-word"):
+        parse_records(raw)
+
+
+def test_records_with_unknown_templates_are_refused_with_their_count():
+    raw = [record("v1", 1, "Is it loud?", [], "yes", "Audio", "Counting")]
+    with pytest.raises(DataError, match=r"1 record\(s\) use a template outside the catalogue"):
+        parse_records(raw)
+
+
+def test_malformed_records_and_files_are_refused(tmp_path):
+    with pytest.raises(DataError, match="malformed record"):
+        parse_records([{"video_id": "v1"}])
+    with pytest.raises(DataError, match="no such file"):
+        load_records(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(DataError, match="not JSON"):
+        load_records(tmp_path / "bad.json")
+
+
+def test_records_without_features_are_refused_up_front(tmp_path, tiny_set):
+    train, _, features = tiny_set
+    missing = parse_records(
+        [record("ghost", 1, "Where is the performance?", [], "indoor", "Visual", "Location")]
+    )
+    with pytest.raises(DataError, match=r"1 video\(s\) have no features .* ghost"):
+        FeatureStore(features).check(train + missing)
+
+
+def test_non_matched_visuals_come_from_another_video_of_the_batch(tiny_set):
+    train, _, features = tiny_set
+    store = FeatureStore(features)
+    batch = make_batch(train[:8], Vocabulary.build(train), store, random.Random(0))
+    for row, item in enumerate(batch.records):
+        own = store[item.video_id]["visual"]
+        assert not (batch.negative_visual[row].numpy() == own.astype("float32")).all()
+
+
+def test_a_single_video_batch_takes_its_negatives_from_memory_not_disk(tiny_set, monkeypatch):
+    train, _, features = tiny_set
+    store = FeatureStore(features)
+    store.preload({r.video_id for r in train})
+    reads = []
+    monkeypatch.setattr(data, "load_features", lambda path: reads.append(path))
+    single = [r for r in train if r.video_id == train[0].video_id]
+    batch = make_batch(single, Vocabulary.build(train), store, random.Random(0))
+    assert reads == []
+    own = store[single[0].video_id]["visual"].astype("float32")
+    assert not (batch.negative_visual[0].numpy() == own).all()
+
+
+def test_feature_files_are_read_once(tmp_path, monkeypatch):
+    tiny_features(tmp_path, ["a"])
+    store = FeatureStore(tmp_path)
+    calls = []
+    real = data.load_features
+    monkeypatch.setattr(data, "load_features", lambda path: calls.append(path) or real(path))
+    store["a"], store["a"]
+    assert len(calls) == 1

@@ -1,0 +1,91 @@
+"""AVST and its ablations: shapes, masking, grounding weights, which inputs each variant uses."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from qa_model.model import AVST, AVSTConfig, variant_config
+from tests.qa_model.conftest import TINY
+
+B, T, L = 3, 10, 6
+
+
+def inputs(seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        "questions": torch.randint(2, 20, (B, L), generator=generator),
+        "lengths": torch.tensor([6, 4, 2]),
+        "audio": torch.randn(B, T, 8, generator=generator),
+        "visual": torch.randn(B, T, 16, 4, 4, generator=generator),
+        "negative_visual": torch.randn(B, T, 16, 4, 4, generator=generator),
+    }
+
+
+def model_for(variant: str) -> AVST:
+    torch.manual_seed(0)
+    return AVST(variant_config(variant, vocab_size=20, **TINY)).eval()
+
+
+@pytest.mark.parametrize(
+    "variant", ["question_only", "audio_q", "visual_q", "av_q", "av_q_tg", "avst"]
+)
+def test_every_variant_answers_with_42_logits(variant):
+    output = model_for(variant)(**inputs())
+    assert output.logits.shape == (B, 42)
+    assert torch.isfinite(output.logits).all()
+
+
+def test_avst_returns_its_grounding_weights_and_match_logits():
+    output = model_for("avst")(**inputs())
+    assert output.audio_weights.shape == output.visual_weights.shape == (B, T)
+    assert output.spatial_maps.shape == (B, T, 16)
+    assert output.match_positive.shape == output.match_negative.shape == (B * T, 2)
+
+
+def test_grounding_weights_sum_to_one():
+    output = model_for("avst")(**inputs())
+    for weights in (output.audio_weights, output.visual_weights):
+        assert torch.allclose(weights.sum(-1), torch.ones(B), atol=1e-5)
+    assert torch.allclose(output.spatial_maps.sum(-1), torch.ones(B, T), atol=1e-5)
+    assert (output.spatial_maps >= 0).all()
+
+
+def test_padding_does_not_change_the_answer():
+    model = model_for("avst")
+    batch = inputs()
+    padded = dict(
+        batch, questions=torch.cat([batch["questions"], torch.zeros(B, 5, dtype=torch.long)], 1)
+    )
+    padded["questions"][1, 4:] = 0
+    batch["questions"][1, 4:] = 0
+    assert torch.allclose(model(**batch).logits, model(**padded).logits, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("variant", "ignored"),
+    [("question_only", ("audio", "visual")), ("audio_q", ("visual",)), ("visual_q", ("audio",))],
+)
+def test_ablations_ignore_the_inputs_they_lack(variant, ignored):
+    model = model_for(variant)
+    batch = inputs()
+    changed = dict(batch, **{name: torch.randn_like(batch[name]) for name in ignored})
+    assert torch.allclose(model(**batch).logits, model(**changed).logits)
+
+
+def test_full_model_uses_both_audio_and_visual():
+    model = model_for("avst")
+    batch = inputs()
+    for name in ("audio", "visual"):
+        changed = dict(batch, **{name: torch.randn_like(batch[name])})
+        assert not torch.allclose(model(**batch).logits, model(**changed).logits)
+
+
+def test_spatial_grounding_needs_both_modalities():
+    with pytest.raises(ValueError, match="needs both audio and visual"):
+        AVSTConfig(vocab_size=10, use_audio=False)
+
+
+def test_an_unknown_variant_is_refused():
+    with pytest.raises(ValueError, match="unknown variant 'everything'"):
+        variant_config("everything", vocab_size=10)

@@ -1,0 +1,175 @@
+"""Training in two stages, best-validation checkpoints that load alone, Table 2 and predictions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from qa_model.data import DataError, FeatureStore, batches
+from qa_model.evaluation import evaluate, format_table2, predict, table2_of
+from qa_model.training import TrainConfig, forward, load_checkpoint, save_checkpoint, train
+from tests.qa_model.conftest import TINY
+
+FAST = TrainConfig(epochs=3, grounding_epochs=2, batch_size=8, learning_rate=1e-3, seed=3)
+
+
+def test_avst_trains_in_two_stages_and_reports_progress(tiny_set):
+    train_records, val_records, features = tiny_set
+    seen = []
+    result = train(train_records, val_records, FeatureStore(features), variant="avst",
+                   config=FAST, model_overrides=TINY, on_progress=seen.append)  # fmt: skip
+    assert [(p.stage, p.epoch) for p in seen] == [
+        ("grounding", 1), ("grounding", 2), ("qa", 1), ("qa", 2), ("qa", 3),
+    ]  # fmt: skip
+    assert all(p.val_accuracy is None for p in seen[:2])
+    assert all(0 <= p.val_accuracy <= 1 for p in seen[2:])
+    best = max(p.val_accuracy for p in seen[2:])
+    assert result.best_val_accuracy == best
+    assert seen[1 + result.best_epoch].val_accuracy == best
+
+
+def test_the_kept_weights_are_those_of_the_best_validation_epoch(tiny_set):
+    train_records, val_records, features = tiny_set
+    store = FeatureStore(features)
+    result = train(
+        train_records, val_records, store, variant="av_q", config=FAST, model_overrides=TINY
+    )
+    from qa_model.training import accuracy_of
+
+    assert (
+        accuracy_of(result.model, result.vocabulary, val_records, store) == result.best_val_accuracy
+    )
+
+
+def test_variants_without_spatial_grounding_skip_the_grounding_stage(tiny_set):
+    train_records, val_records, features = tiny_set
+    seen = []
+    train(train_records, val_records, FeatureStore(features), variant="question_only",
+          config=FAST, model_overrides=TINY, on_progress=seen.append)  # fmt: skip
+    assert {p.stage for p in seen} == {"qa"}
+
+
+def test_training_is_deterministic_for_a_seed(tiny_set):
+    train_records, val_records, features = tiny_set
+    runs = [
+        train(
+            train_records,
+            val_records,
+            FeatureStore(features),
+            variant="avst",
+            config=FAST,
+            model_overrides=TINY,
+        ).history
+        for _ in range(2)
+    ]
+    assert [p.loss for p in runs[0]] == [p.loss for p in runs[1]]
+
+
+def test_a_checkpoint_loads_alone_and_answers_identically(tiny_set, tmp_path):
+    train_records, val_records, features = tiny_set
+    store = FeatureStore(features)
+    result = train(
+        train_records, val_records, store, variant="avst", config=FAST, model_overrides=TINY
+    )
+    path = save_checkpoint(
+        tmp_path / "models" / "model.pt", result.model, result.vocabulary, extra={"variant": "avst"}
+    )
+    model, vocabulary, extra = load_checkpoint(path)
+    assert extra == {"variant": "avst"}
+    assert vocabulary == result.vocabulary
+    assert model.config == result.model.config
+    result.model.eval()
+    batch = next(batches(val_records, vocabulary, store, batch_size=8, shuffle=False))
+    with torch.inference_mode():
+        assert torch.equal(forward(model, batch, negatives=False).logits,
+                           forward(result.model, batch, negatives=False).logits)  # fmt: skip
+    assert list(path.parent.iterdir()) == [path], "no temporary file left behind"
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "model.pt")
+    with pytest.raises(DataError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_training_without_records_is_refused(tiny_set):
+    _, val_records, features = tiny_set
+    with pytest.raises(DataError, match="no training records"):
+        train([], val_records, FeatureStore(features), config=FAST, model_overrides=TINY)
+
+
+def test_table2_pools_over_questions_not_over_types(tiny_set):
+    train_records, _, _ = tiny_set
+    audio_counting = [r for r in train_records if r.type_key == ("Audio", "Counting")][:4]
+    visual_location = [r for r in train_records if r.type_key == ("Visual", "Location")][:2]
+    records = audio_counting + visual_location
+    predicted = (
+        [r.answer for r in audio_counting[:3]] + ["zero"] + [visual_location[0].answer, "zero"]
+    )
+    table = table2_of(records, predicted)
+    columns = table.columns()
+    assert columns["A-Count"] == 0.75 and columns["A avg"] == 0.75
+    assert columns["V-Loc"] == 0.5
+    assert columns["All"] == pytest.approx(4 / 6)  # pooled, not (0.75 + 0.5) / 2
+    assert columns["AV-Temp"] is None
+    text = format_table2({"avst": table})
+    assert "A-Count" in text and "75.00" in text and "66.67" in text
+
+
+def test_predictions_carry_confidence_top3_and_grounding(tiny_set):
+    train_records, val_records, features = tiny_set
+    store = FeatureStore(features)
+    result = train(
+        train_records, val_records, store, variant="avst", config=FAST, model_overrides=TINY
+    )
+    predictions = predict(result.model, result.vocabulary, val_records, store)
+    assert [p.question_id for p in predictions] == [r.question_id for r in val_records]
+    for prediction in predictions:
+        assert prediction.top3[0] == (prediction.answer, prediction.confidence)
+        confidences = [p for _, p in prediction.top3]
+        assert confidences == sorted(confidences, reverse=True) and sum(confidences) <= 1 + 1e-6
+        assert len(prediction.audio_weights) == len(prediction.visual_weights) == 10
+        assert sum(prediction.audio_weights) == pytest.approx(1, abs=1e-5)
+        assert len(prediction.spatial_maps) == 10 and len(prediction.spatial_maps[0]) == 4
+    table = evaluate(result.model, result.vocabulary, val_records, store)
+    assert sum(table.total.values()) == len(val_records)
+
+
+def test_question_only_predictions_have_no_grounding(tiny_set):
+    train_records, val_records, features = tiny_set
+    store = FeatureStore(features)
+    result = train(
+        train_records, [], store, variant="question_only", config=FAST, model_overrides=TINY
+    )
+    prediction = predict(result.model, result.vocabulary, val_records[:1], store)[0]
+    assert prediction.audio_weights is None and prediction.spatial_maps is None
+
+
+def test_feature_statistics_are_those_of_the_training_videos(tiny_set):
+    import numpy as np
+
+    from qa_model.training import feature_statistics
+
+    train_records, _, features = tiny_set
+    store = FeatureStore(features)
+    audio_mean, audio_std, visual_mean, visual_std = feature_statistics(train_records, store)
+    videos = sorted({r.video_id for r in train_records})
+    audio = np.concatenate([store[v]["audio"] for v in videos]).astype(np.float64)
+    visual = np.concatenate([store[v]["visual"] for v in videos]).astype(np.float64)
+    assert np.allclose(audio_mean, audio.mean(0), atol=1e-5)
+    assert np.allclose(audio_std, audio.std(0), atol=1e-4)
+    assert np.allclose(visual_mean, visual.mean((0, 2, 3)), atol=1e-5)
+    assert np.allclose(visual_std, visual.std((0, 2, 3)), atol=1e-4)
+
+
+def test_the_statistics_travel_with_the_checkpoint(tiny_set, tmp_path):
+    train_records, val_records, features = tiny_set
+    result = train(train_records, val_records, FeatureStore(features), variant="av_q",
+                   config=FAST, model_overrides=TINY)  # fmt: skip
+    assert not torch.equal(result.model.visual_mean, torch.zeros(16))
+    model, _, _ = load_checkpoint(
+        save_checkpoint(tmp_path / "m.pt", result.model, result.vocabulary)
+    )
+    assert torch.equal(model.visual_std, result.model.visual_std)
