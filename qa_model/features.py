@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ import torchvision
 from torch import nn
 from torch.nn import functional as F
 
+from qa_model.files import atomic_write
 from qa_model.media import MediaError
 
 logger = logging.getLogger(__name__)
@@ -374,14 +374,8 @@ def feature_path(root: str | os.PathLike, video_id: str) -> Path:
 
 def save_features(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write atomically: a temporary file in the same folder, renamed when complete."""
-    handle, temporary = tempfile.mkstemp(suffix=".npz", prefix=f".{path.stem}-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as temporary, temporary.open("wb") as stream:
+        np.savez(stream, **arrays)
 
 
 def load_features(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+from qa_model.files import atomic_write
 
 
 class MediaError(Exception):
@@ -72,17 +73,9 @@ def write_mp4(
     The file is written under a temporary name in the same folder and renamed when complete,
     so a failure never leaves a half-written video where a reader would find it.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".mp4", prefix=f".{path.stem}-", dir=path.parent)
-    os.close(handle)
-    try:
-        _encode(temporary, frames, audio, fps=fps, sample_rate=sample_rate)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_write(path) as temporary:
+        _encode(str(temporary), frames, audio, fps=fps, sample_rate=sample_rate)
+    return Path(path)
 
 
 def _encode(

@@ -11,7 +11,6 @@ import copy
 import logging
 import os
 import random
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from qa_model.data import Batch, DataError, FeatureStore, Record, Vocabulary, batches
+from qa_model.files import atomic_write
 from qa_model.model import AVST, AVSTConfig, AVSTOutput, variant_config
 
 logger = logging.getLogger(__name__)
@@ -261,7 +261,6 @@ def save_checkpoint(
 ) -> Path:
     """Config, vocabularies and weights in one file (written atomically): it loads alone."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": CHECKPOINT_FORMAT,
         "config": model.config.to_json(),
@@ -270,14 +269,8 @@ def save_checkpoint(
         "state_dict": {key: value.cpu() for key, value in model.state_dict().items()},
         "extra": extra or {},
     }
-    handle, temporary = tempfile.mkstemp(suffix=".pt", prefix=f".{path.stem}-", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_write(path) as temporary:
         torch.save(payload, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path
 
 
