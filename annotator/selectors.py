@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.http import Http404
 
 from annotator import errors
 from annotator.models import (
@@ -19,6 +20,7 @@ from annotator.models import (
     QuestionStatus,
     QuestionTemplate,
     Video,
+    Vote,
     WatchSession,
 )
 
@@ -127,3 +129,38 @@ def next_question_to_answer(annotator: object, exclude: Iterable[int] = ()) -> Q
         .order_by("-counted_votes", "pk")
         .first()
     )
+
+
+def video_get(video_id: object) -> Video:
+    """An active video, or 404: withdrawn videos are nobody's to see."""
+    try:
+        return Video.objects.get(pk=int(video_id), is_active=True)
+    except (TypeError, ValueError, OverflowError, Video.DoesNotExist):
+        raise Http404("No such video.") from None
+
+
+def question_get_for_vote(annotator: object, question_id: object) -> Question:
+    """A question this annotator may see: open ones, and their own or ones they voted on.
+
+    Anything else (accepted, invalid or disputed questions of others) is hidden (A4), so it is
+    reported exactly like a question that does not exist.
+    """
+    visible = Question.objects.filter(video__is_active=True).filter(
+        Q(status=QuestionStatus.OPEN) | Q(author=annotator) | Q(votes__annotator=annotator)
+    )
+    try:
+        return visible.select_related("template", "video").distinct().get(pk=int(question_id))
+    except (TypeError, ValueError, OverflowError, Question.DoesNotExist):
+        raise Http404("No such question.") from None
+
+
+def contributions_of(annotator: object) -> dict[str, QuerySet]:
+    """The annotator's own questions and votes; nothing of anyone else's."""
+    return {
+        "questions": Question.objects.filter(author=annotator)
+        .select_related("template", "video")
+        .order_by("-pk"),
+        "votes": Vote.objects.filter(annotator=annotator)
+        .select_related("question__template", "answer")
+        .order_by("-pk"),
+    }

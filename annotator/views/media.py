@@ -1,0 +1,65 @@
+"""Video files for signed-in people, with HTTP range requests so players can seek."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
+
+from annotator import selectors
+from annotator.models import Video
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CHUNK = 64 * 1024
+
+
+def _file_chunks(handle, start: int, length: int):
+    with handle:
+        handle.seek(start)
+        while length > 0:
+            data = handle.read(min(_CHUNK, length))
+            if not data:
+                break
+            length -= len(data)
+            yield data
+
+
+@login_required
+@require_GET
+def video_stream(request: HttpRequest, pk: int) -> HttpResponse:
+    """The video file; annotators see active videos, reviewers every video."""
+    if selectors.is_reviewer(request.user):
+        videos = Video.objects.all()
+    elif selectors.is_annotator(request.user):
+        videos = Video.objects.filter(is_active=True)
+    else:
+        videos = Video.objects.none()
+    video = get_object_or_404(videos, pk=pk)
+    size = video.file.size
+    content_type = mimetypes.guess_type(video.file.name)[0] or "application/octet-stream"
+    match = _RANGE.match(request.headers.get("Range", "").strip())
+    if not match or match.groups() == ("", ""):
+        response = FileResponse(video.file.open("rb"), content_type=content_type)
+        response["Accept-Ranges"] = "bytes"
+        return response
+    first, last = match.groups()
+    if first:
+        start, end = int(first), min(int(last) if last else size - 1, size - 1)
+    else:  # "bytes=-N": the last N bytes
+        start, end = max(size - int(last), 0), size - 1
+    if start > end or start >= size:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    length = end - start + 1
+    response = StreamingHttpResponse(
+        _file_chunks(video.file.open("rb"), start, length), status=206, content_type=content_type
+    )
+    response["Content-Length"] = str(length)
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    return response

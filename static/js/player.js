@@ -1,0 +1,146 @@
+// The watch gate's client half. While the video plays, report the player's state to the server
+// every few seconds; the server decides how much watching to credit (rule W1) and this script
+// only shows its answer: the bar, the label, and the unlocked form. Nothing here counts time.
+(function () {
+  "use strict";
+
+  // Parts meant only for browsers without JavaScript hide once this runs. (<noscript> cannot
+  // be used: htmx parses swapped-in content with scripting off, which would show it.)
+  document.documentElement.classList.replace("no-js", "js");
+
+  var INTERVAL_MS = 5000;
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  function setGates(root, unlocked) {
+    root.querySelectorAll("fieldset.gated").forEach(function (fieldset) {
+      fieldset.disabled = !unlocked;
+    });
+  }
+
+  function setupPlayer(player) {
+    if (player.dataset.ready) return;
+    player.dataset.ready = "1";
+    var work = player.closest(".work") || document;
+    var video = player.querySelector("video");
+    var fill = player.querySelector(".watch-fill");
+    var label = player.querySelector(".watch-label");
+    var url = player.dataset.heartbeatUrl;
+    var timer = null;
+    var stopped = false;
+
+    function show(state) {
+      var required = state.required_seconds || 0;
+      var credited = state.credited_seconds || 0;
+      var percent = required ? Math.min(100, Math.round((100 * credited) / required)) : 100;
+      fill.style.width = percent + "%";
+      player.dataset.unlocked = state.unlocked ? "1" : "";
+      if (state.consumed) {
+        label.textContent = "This viewing was used for a submission.";
+      } else if (state.unlocked) {
+        label.textContent = "Unlocked: you can submit";
+      } else {
+        label.innerHTML =
+          "Watch with sound: <b class=\"credited\">" + Math.floor(credited) + "</b> of " +
+          Math.round(required) + " s";
+      }
+      setGates(work, !!state.unlocked);
+    }
+
+    function beat() {
+      if (stopped || !document.body.contains(player)) return stop();
+      var body = {
+        position: video.currentTime || 0,
+        playing: !video.paused && !video.ended,
+        visible: document.visibilityState === "visible",
+        muted: video.muted || video.volume === 0,
+        rate: video.playbackRate
+      };
+      fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify(body)
+      })
+        .then(function (response) {
+          return response.json().then(function (data) {
+            if (!response.ok) throw new Error(data.detail || "The server did not accept the heartbeat.");
+            return data;
+          });
+        })
+        .then(show)
+        .catch(function (error) {
+          label.textContent = error.message;
+          stopped = true;
+          stop();
+        });
+    }
+
+    function start() {
+      if (!timer) timer = setInterval(beat, INTERVAL_MS);
+    }
+
+    function stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+    }
+
+    // A heartbeat at each change of state, and every few seconds while playing.
+    video.addEventListener("play", function () { beat(); start(); });
+    video.addEventListener("pause", function () { beat(); stop(); });
+    video.addEventListener("ended", function () { beat(); stop(); });
+    video.addEventListener("ratechange", beat);
+    video.addEventListener("volumechange", beat);
+    document.addEventListener("visibilitychange", beat);
+  }
+
+  // The live preview of a question: the template with the chosen slot values filled in.
+  function updatePreview(form) {
+    var preview = form.querySelector(".preview");
+    if (!preview) return;
+    var values = Array.prototype.map.call(form.querySelectorAll("select[data-slot-index]"), function (s) {
+      return s.value;
+    });
+    var index = 0;
+    preview.textContent = preview.dataset.template.replace(/<\w+>/g, function (slot) {
+      return index < values.length ? values[index++] : slot;
+    });
+  }
+
+  function setup(root) {
+    root.querySelectorAll(".player[data-heartbeat-url]").forEach(setupPlayer);
+    // A form swapped in after the player unlocked keeps the player's state.
+    root.querySelectorAll("fieldset.gated").forEach(function (fieldset) {
+      var work = fieldset.closest(".work");
+      var player = work && work.querySelector(".player");
+      if (player && player.dataset.unlocked) fieldset.disabled = false;
+    });
+    root.querySelectorAll("form.ask-form").forEach(updatePreview);
+  }
+
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest("form.ask-form");
+    if (form) updatePreview(form);
+  });
+
+  // Answer shortcuts: the key shown on each button presses it, when the answers are unlocked.
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    var tag = (event.target.tagName || "").toLowerCase();
+    if (tag === "input" || tag === "select" || tag === "textarea") return;
+    var button = document.querySelector('fieldset.answers:not([disabled]) button[data-key="' + event.key + '"]');
+    if (button) {
+      event.preventDefault();
+      button.click();
+    }
+  });
+
+  if (window.htmx) {
+    window.htmx.onLoad(setup);
+  } else {
+    document.addEventListener("DOMContentLoaded", function () { setup(document); });
+  }
+})();

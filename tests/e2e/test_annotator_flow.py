@@ -1,0 +1,139 @@
+"""An annotator's day in a real browser: watch, ask, answer; the gate and the pause."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from annotator import accounts, services
+from annotator.models import Question, QuestionStatus, WatchSession
+from tests.annotator.helpers import ask
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "a-long-test-password"
+
+
+@pytest.fixture
+def video(catalogue, clip_path):
+    return services.video_create(avqa_id="perf0001", source=clip_path, title="A performance")
+
+
+@pytest.fixture
+def people(catalogue):
+    return {name: accounts.annotator_create(username=name, password=PASSWORD)
+            for name in ("asker", "voter1", "voter2")}  # fmt: skip
+
+
+def signed_in(chromium, live_server, username: str) -> Page:
+    page = chromium.new_context(viewport={"width": 1100, "height": 900}).new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_contain_text(f"Hello, {username}")
+    return page
+
+
+def play(page: Page) -> None:
+    page.evaluate("document.querySelector('video').play()")
+
+
+def playback_seconds(page: Page) -> float:
+    return page.evaluate("document.querySelector('video').currentTime")
+
+
+def test_ask_then_two_matching_answers_accept_the_question(
+    chromium, live_server, video, people, settings, tmp_path
+):
+    settings.WATCH_MIN_SECONDS = 6
+    page = signed_in(chromium, live_server, "asker")
+    page.screenshot(path=tmp_path / "home.png", full_page=True)
+    page.click("text=Ask →")
+    expect(page.locator("h1")).to_have_text("Ask a question about this video")
+    page.select_option("#template-choice", label="Counting: Is there a <Object> sound?")
+    submit = page.locator("form.ask-form button[type=submit]")
+    expect(submit).to_be_disabled()
+    page.select_option("select[name=slot]", "piano")
+    expect(page.locator(".preview")).to_have_text("Is there a piano sound?")
+    play(page)
+    expect(submit).to_be_enabled(timeout=20_000)
+    page.screenshot(path=tmp_path / "ask.png", full_page=True)
+    submit.click()
+    expect(page.locator(".message.success")).to_contain_text(
+        "Your question is saved: “Is there a piano sound?”"
+    )
+    question = Question.objects.get()
+    assert (question.template_id, question.slot_values, question.author.username) == (
+        1,
+        ["piano"],
+        "asker",
+    )
+
+    for voter in ("voter1", "voter2"):
+        page = signed_in(chromium, live_server, voter)
+        page.click("text=Answer →")
+        expect(page.locator("h1.question-text")).to_have_text("Is there a piano sound?")
+        buttons = page.locator("fieldset.answers button")
+        expect(buttons).to_have_count(3)  # yes, no, and "This question is invalid"
+        expect(page.locator("button[data-key='1']")).to_have_text("1 yes")
+        play(page)
+        expect(page.locator("button[data-key='1']")).to_be_enabled(timeout=20_000)
+        if voter == "voter1":
+            page.screenshot(path=tmp_path / "answer.png", full_page=True)
+        page.keyboard.press("1")
+        expect(page.locator(".message.success")).to_contain_text("Your answer is saved")
+        expect(page.locator("h1")).to_have_text("Nothing to answer right now")
+
+    question.refresh_from_db()
+    assert question.status == QuestionStatus.ACCEPTED and question.accepted_answer.text == "yes"
+    assert all(
+        (tmp_path / f"{name}.png").stat().st_size > 10_000 for name in ("home", "ask", "answer")
+    )
+
+
+def test_the_default_gate_is_locked_at_25_seconds_and_opens_after_30(
+    chromium, live_server, video, people
+):
+    ask(people["asker"], video, template_id=11, slot_values=[])
+    page = signed_in(chromium, live_server, "voter1")
+    page.goto(f"{live_server.url}/answer/")
+    first = page.locator("button[data-key='1']")
+    expect(first).to_be_disabled()
+    play(page)
+    page.wait_for_function("document.querySelector('video').currentTime >= 25", timeout=40_000)
+    expect(first).to_be_disabled()
+    assert WatchSession.objects.get(annotator=people["voter1"]).credited_seconds < 30
+    page.wait_for_function("document.querySelector('video').currentTime >= 30", timeout=15_000)
+    expect(first).to_be_enabled(timeout=12_000)
+    expect(page.locator(".watch-label")).to_have_text("Unlocked: you can submit")
+    assert WatchSession.objects.get(annotator=people["voter1"]).credited_seconds >= 30
+
+
+def test_pausing_stops_the_credit(chromium, live_server, video, people):
+    page = signed_in(chromium, live_server, "asker")
+    page.goto(f"{live_server.url}/ask/")
+    play(page)
+    page.wait_for_function("document.querySelector('video').currentTime >= 11", timeout=20_000)
+    page.evaluate("document.querySelector('video').pause()")
+    page.wait_for_timeout(1_500)  # the pause heartbeat
+    credited = WatchSession.objects.get(annotator=people["asker"]).credited_seconds
+    assert 5 <= credited <= 12
+    page.wait_for_timeout(12_000)
+    assert WatchSession.objects.get(annotator=people["asker"]).credited_seconds == credited
+    assert playback_seconds(page) < 12.5
+
+
+def test_the_work_pages_fit_a_phone(chromium, live_server, video, people, tmp_path):
+    ask(people["asker"], video, template_id=33, slot_values=["first"])
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "voter1")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    for path in ("/", "/ask/", "/answer/"):
+        page.goto(f"{live_server.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+    expect(page.locator("fieldset.answers button")).to_have_count(23)  # 22 instruments + invalid
+    page.screenshot(path=tmp_path / "answer-phone.png", full_page=True)
