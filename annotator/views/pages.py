@@ -165,7 +165,9 @@ def ask(request: HttpRequest) -> HttpResponse:
             watch_session=session,
         )
     except errors.RuleViolation as refusal:
-        context = _ask_context(request, session or _next_ask_session(request), chosen)
+        # Without a usable viewing there is nothing to show again: say why and offer a fresh
+        # start, writing nothing (not even a new viewing).
+        context = _ask_context(request, session, chosen) if session else {"restart": True}
         return _render_item(
             request, "ask", {**context, "error": refusal.message}, refusal.status_code
         )
@@ -244,9 +246,10 @@ def answer(request: HttpRequest) -> HttpResponse:
         messages.warning(request, refusal.message)
         return _answer_next(request)
     except errors.RuleViolation as refusal:
-        session = session or services.watch_start(annotator=request.user, video=question.video)
-        context = {**_answer_context(request, question, session), "error": refusal.message}
-        return _render_item(request, "answer", context, refusal.status_code)
+        context = _answer_context(request, question, session) if session else {"restart": True}
+        return _render_item(
+            request, "answer", {**context, "error": refusal.message}, refusal.status_code
+        )
     messages.success(request, "Thank you. Your answer is saved.")
     return _answer_next(request)
 
