@@ -1,7 +1,7 @@
 """`make run`'s local mode, end to end: no DATABASE_URL, no REDIS_URL, nothing but files.
 
 Migrates and seeds a fresh var/ folder, starts `manage.py runlocal` (runserver, a Celery
-worker and beat), signs an annotator in, plays a demo video's URL, and waits for beat to send
+worker and beat), signs an annotator in, opens Ask and fetches its video, and waits for beat to send
 the prune task through the file broker to the worker, which deletes a stale viewing.
 """
 
@@ -86,15 +86,19 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
         assert "Hello, annotator1" in home
         assert "<strong>1</strong> video you can ask about" in home
 
-        with browser.open(f"{base}/media/videos/demo0001.mp4", timeout=10) as response:
+        with browser.open(f"{base}/ask/", timeout=10) as response:
+            ask_page = response.read().decode()
+        stream = re.search(r'<video src="([^"]+)"', ask_page).group(1)
+        with browser.open(f"{base}{stream}", timeout=10) as response:
             assert response.headers["Content-Type"] == "video/mp4"
             assert len(response.read()) > 10_000
 
         database = sqlite3.connect(tmp_path / "var" / "db.sqlite3")
 
         def stale_viewing_pruned():
-            count = database.execute("select count(*) from annotator_watchsession").fetchone()[0]
-            return count == 0
+            # The stale viewing made before the start (the Ask page has made a fresh one since).
+            query = "select count(*) from annotator_watchsession where id = 1"
+            return database.execute(query).fetchone()[0] == 0
 
         wait_until(stale_viewing_pruned, timeout=90)
         database.close()
