@@ -46,10 +46,14 @@ def _annotator_only(request: HttpRequest) -> HttpResponse | None:
     return render(request, "annotator/not_annotator.html", status=403)
 
 
-def _remember_skip(request: HttpRequest, key: str, item_id: int) -> list[int]:
-    skipped = [i for i in request.session.get(key, []) if i != item_id] + [item_id]
-    request.session[key] = skipped[-_SKIP_MEMORY:]
-    return request.session[key]
+def _skip(request: HttpRequest, key: str, field: str, next_item) -> HttpResponse:
+    """Remember the skipped item (video or question) in the session, then show the next one."""
+    if refusal := _annotator_only(request):
+        return refusal
+    if (item_id := _int(request.POST.get(field))) is not None:
+        skipped = [i for i in request.session.get(key, []) if i != item_id] + [item_id]
+        request.session[key] = skipped[-_SKIP_MEMORY:]
+    return next_item(request)
 
 
 def _int(value: object) -> int | None:
@@ -178,11 +182,7 @@ def ask(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def ask_skip(request: HttpRequest) -> HttpResponse:
-    if refusal := _annotator_only(request):
-        return refusal
-    if (video_id := _int(request.POST.get("video"))) is not None:
-        _remember_skip(request, SKIPPED_VIDEOS, video_id)
-    return _ask_next(request)
+    return _skip(request, SKIPPED_VIDEOS, "video", _ask_next)
 
 
 # --- Answer --------------------------------------------------------------------------------
@@ -257,8 +257,4 @@ def answer(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def answer_skip(request: HttpRequest) -> HttpResponse:
-    if refusal := _annotator_only(request):
-        return refusal
-    if (question_id := _int(request.POST.get("question"))) is not None:
-        _remember_skip(request, SKIPPED_QUESTIONS, question_id)
-    return _answer_next(request)
+    return _skip(request, SKIPPED_QUESTIONS, "question", _answer_next)
