@@ -1,6 +1,6 @@
 """Accuracy on synthetic audio-visual scenes: the paper's Table 3 variants, Table 2 breakdown.
 
-    .venv/bin/python -m bench.accuracy [--videos 400] [--epochs 15] [--workdir var/bench/accuracy]
+    .venv/bin/python -m bench.accuracy [--videos 400] [--epochs 20] [--workdir var/bench/accuracy]
 
 Renders the scenes and extracts their features once (kept in the work folder), trains every
 variant on the train split with the same seed and schedule, keeps each one's best validation
@@ -44,7 +44,7 @@ def prepare(workdir: Path, videos: int, seed: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=400)
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--grounding-epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
