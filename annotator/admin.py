@@ -5,15 +5,20 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
-from annotator import errors, services
+from annotator import errors, modelloop, services
 from annotator.models import (
     LIVE_STATUSES,
     Answer,
+    ModelVersion,
+    Prediction,
     Question,
     QuestionTemplate,
     StatusChange,
+    TrainingRun,
     Video,
     Vote,
     WatchSession,
@@ -41,11 +46,19 @@ class VideoAdmin(admin.ModelAdmin):
         "duration_seconds",
         "live_questions",
         "accepted",
+        "feature_status",
         "is_active",
     )
-    list_filter = ("is_active",)
+    list_filter = ("is_active", "feature_status")
     search_fields = ("avqa_id", "title")
-    readonly_fields = ("created_at",)
+    readonly_fields = ("created_at", "feature_status", "feature_error", "feature_updated_at")
+    actions = ("features_retry",)
+
+    @admin.action(description="Extract features again (failed or stale videos)")
+    def features_retry(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
+        for video in queryset:
+            modelloop.video_features_queue(video)
+        self.message_user(request, f"Queued feature extraction for {queryset.count()} video(s).")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Video]:
         return (
@@ -180,3 +193,85 @@ class StatusChangeAdmin(ReadOnlyAdmin):
     list_filter = ("cause", "to_status", "created_at")
     search_fields = ("question__video__avqa_id", "actor__username", "note")
     list_select_related = ("question__template", "accepted_answer", "actor")
+
+
+# --- the model in the loop ---------------------------------------------------------------
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id", "status", "trigger", "progress_summary", "accepted_pairs", "attempts", "created_at",
+        "started_at", "finished_at", "short_error",
+    )  # fmt: skip
+    list_filter = ("status", "trigger")
+    fields = (
+        "status", "trigger", "requested_by", "accepted_pairs", "attempts", "created_at",
+        "started_at", "heartbeat_at", "finished_at", "progress", "error",
+    )  # fmt: skip
+    readonly_fields = fields
+    change_list_template = "admin/annotator/trainingrun/change_list.html"
+
+    def get_urls(self):
+        retrain = self.admin_site.admin_view(require_POST(self.retrain_now))
+        own = path("retrain-now/", retrain, name="annotator_trainingrun_retrain")
+        return [own, *super().get_urls()]
+
+    def retrain_now(self, request: HttpRequest) -> HttpResponseRedirect:
+        if not request.user.has_perm("annotator.add_trainingrun"):
+            self.message_user(request, "Only admins can start a training run.", messages.ERROR)
+        else:
+            try:
+                run = modelloop.retrain_now(requested_by=request.user)
+                self.message_user(request, f"Queued training run {run.pk}.")
+            except errors.RunActive as refusal:
+                self.message_user(request, str(refusal), messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:annotator_trainingrun_changelist"))
+
+    @admin.display(description="progress")
+    def progress_summary(self, run: TrainingRun) -> str:
+        progress = run.progress or {}
+        parts = [progress.get("stage", "")]
+        if progress.get("epochs"):
+            parts.append(f"epoch {progress.get('epoch')}/{progress['epochs']}")
+        if progress.get("loss") is not None:
+            parts.append(f"loss {progress['loss']:.3f}")
+        if progress.get("val_accuracy") is not None:
+            parts.append(f"val {progress['val_accuracy']:.1%}")
+        return ", ".join(part for part in parts if part)
+
+    @admin.display(description="error")
+    def short_error(self, run: TrainingRun) -> str:
+        return run.error[:80]
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "number", "is_active", "created_at", "train_pairs", "test_accuracy", "best_val_accuracy",
+        "device", "duration_seconds", "run",
+    )  # fmt: skip
+    list_filter = ("is_active", "device")
+    fields = (
+        "number", "is_active", "run", "created_at", "dataset_hash", "dataset_counts", "config",
+        "device", "duration_seconds", "best_epoch", "best_val_accuracy", "metrics", "notes",
+        "checkpoint",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="train pairs")
+    def train_pairs(self, version: ModelVersion) -> int | None:
+        return (version.dataset_counts.get("train") or {}).get("pairs")
+
+    @admin.display(description="test accuracy (All)")
+    def test_accuracy(self, version: ModelVersion) -> str:
+        overall = (version.metrics.get("columns") or {}).get("All")
+        return "—" if overall is None else f"{overall:.1%}"
+
+
+@admin.register(Prediction)
+class PredictionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "version", "question", "answer", "confidence", "created_at")
+    list_filter = ("version",)
+    search_fields = ("question__video__avqa_id",)
+    list_select_related = ("version", "question__template")

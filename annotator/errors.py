@@ -44,6 +44,15 @@ REVIEW_NEEDS_ANSWER = "Choose the answer to accept."
 REVIEW_KEEP_UNDECIDED = "Only an accepted or invalid question can be kept as it is."
 REVIEW_NO_CHANGE = "This question is already {status}."
 
+# The model loop (annotator/modelloop.py): refusals met by admins and the gpu worker.
+RUN_ACTIVE = "A training run is already queued or running; wait for it to finish."
+RUN_NOT_RUNNING = "Training run {run} is {status}, not running: its result cannot be recorded."
+RUN_WORKER_LOST = "The gpu worker stopped reporting ({attempts} attempt(s)); the run was given up."
+FEATURES_NOT_CLAIMED = "Feature extraction of video {video} was not claimed by this worker."
+FEATURES_WORKER_LOST = "The gpu worker stopped reporting during extraction; retry the video."
+PREDICTIONS_UNKNOWN = "{count} prediction(s) are for questions that are not live (e.g. {ids})."
+PREDICTIONS_DUPLICATE = "A question appears more than once in these predictions."
+
 
 class RuleViolation(Exception):
     """A refusal by the collection rules. `str(error)` is the message for the person."""
@@ -141,4 +150,17 @@ class VoteEmpty(RuleViolation):
 
 
 class ReviewInvalid(RuleViolation):
+    status_code = 400
+
+
+class RunActive(RuleViolation):
+    rule = "model loop"
+
+
+class NotClaimed(RuleViolation):
+    rule = "model loop"
+
+
+class PredictionsInvalid(RuleViolation):
+    rule = "model loop"
     status_code = 400

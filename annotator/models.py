@@ -16,6 +16,13 @@ from qa_model import catalogue
 ANNOTATORS_GROUP = "annotators"
 
 
+class FeatureStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    READY = "ready"
+    FAILED = "failed"
+
+
 class Video(models.Model):
     # The id used in MUSIC-AVQA records and feature file names, e.g. "00000028".
     avqa_id = models.CharField("video id", max_length=64, unique=True)
@@ -26,6 +33,12 @@ class Video(models.Model):
         default=True, help_text="Inactive videos are offered to no one and take no submissions."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Written by the gpu worker's extraction task through the worker API (modelloop.py).
+    feature_status = models.CharField(
+        max_length=16, choices=FeatureStatus.choices, default=FeatureStatus.PENDING
+    )
+    feature_error = models.TextField(blank=True)
+    feature_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -291,3 +304,125 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or 'new'} → {self.to_status}"
+
+
+# --- the model in the loop ----------------------------------------------------------------
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class TrainingRun(models.Model):
+    """One request to retrain AVST. The gpu worker claims it with a conditional update
+    (queued → running), so a duplicate or redelivered task never trains twice."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "new accepted pairs"
+        ADMIN = "admin", "retrain now"
+
+    # One lane today: the partial unique constraint below keeps at most one run queued or
+    # running, whatever the number of beats, admins and redeliveries.
+    lane = models.CharField(max_length=16, default="gpu", editable=False)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Accepted pairs in the database when the run was queued: RETRAIN_MIN_NEW counts from here.
+    accepted_pairs = models.PositiveIntegerField()
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The worker's last report ({stage, epoch, epochs, loss, val_accuracy}) and when it came;
+    # a running run whose worker stopped reporting is requeued or failed by the reaper.
+    progress = models.JSONField(default=dict, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lane"],
+                condition=Q(status__in=ACTIVE_RUN_STATUSES),
+                name="one_active_training_run",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=RunStatus.values), name="training_run_status_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"training run {self.pk} ({self.status})"
+
+
+class ModelVersion(models.Model):
+    """The result of one successful run: what it learnt from, how it scores, its weights."""
+
+    # One-to-one: a run is recorded as a version at most once, whatever the worker retries.
+    run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="version")
+    number = models.PositiveIntegerField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dataset_hash = models.CharField(max_length=64)
+    # {"train": {"pairs": n, "videos": n, "types": {"Audio/Counting": n, …}}, "val": …, "test": …}
+    dataset_counts = models.JSONField(default=dict)
+    config = models.JSONField(default=dict)
+    device = models.CharField(max_length=64)
+    duration_seconds = models.FloatField()
+    best_epoch = models.PositiveIntegerField(default=0)
+    best_val_accuracy = models.FloatField(null=True, blank=True)
+    # Table 2 on the held-out (test) split: {"columns": {...}, "counts": {...}}; empty when the
+    # split held no examples, with the reason in `notes`.
+    metrics = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True)
+    checkpoint = models.FileField(upload_to="models/")
+    is_active = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_model_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"model v{self.number}"
+
+
+class Prediction(models.Model):
+    """A model version's answer to one question, with where it looked. Staff only."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="predictions")
+    answer = models.CharField(max_length=32)
+    confidence = models.FloatField()
+    top3 = models.JSONField(default=list)  # [{"answer": …, "confidence": …}, …]
+    audio_weights = models.JSONField(null=True, blank=True)  # [T]
+    visual_weights = models.JSONField(null=True, blank=True)  # [T]
+    # {"segments": [t, …], "maps": [[[14 floats] × 14], …]} for the most attended segments
+    spatial_maps = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-confidence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "question"], name="one_prediction_per_version_and_question"
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0) & Q(confidence__lte=1),
+                name="prediction_confidence_is_a_probability",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version}: {self.answer} ({self.confidence:.0%})"

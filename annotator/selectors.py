@@ -33,6 +33,14 @@ def is_annotator(user: object) -> bool:
     )
 
 
+def is_model_worker(user: object) -> bool:
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and user.is_active
+        and user.groups.filter(name=settings.MODEL_WORKERS_GROUP).exists()
+    )
+
+
 def is_reviewer(user: object) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.is_active and user.is_staff)
 

@@ -16,7 +16,7 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotator import errors, rules, selectors
+from annotator import errors, modelloop, rules, selectors
 from annotator.models import (
     LIVE_STATUSES,
     Answer,
@@ -61,7 +61,10 @@ def video_create(*, avqa_id: str, source: Path, title: str = "") -> Video:
     with source.open("rb") as handle:
         video.file.save(f"{avqa_id}{source.suffix}", File(handle), save=False)
     try:
-        video.save()
+        with transaction.atomic():
+            video.save()
+            # Features are extracted on the gpu queue once the video is committed.
+            modelloop.video_features_queue(video)
     except BaseException:
         # Nothing of a refused video may stay behind in the media folder.
         video.file.delete(save=False)

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from annotator import services
+from annotator import modelloop, services
 
 logger = logging.getLogger(__name__)
 
@@ -15,3 +15,21 @@ def watch_sessions_prune() -> int:
     deleted = services.watch_sessions_prune()
     logger.info("pruned %d stale watch sessions", deleted)
     return deleted
+
+
+@shared_task
+def retrain_check() -> int | None:
+    """Periodic (beat): queue a training run when enough new accepted pairs arrived."""
+    run = modelloop.retrain_check()
+    if run:
+        logger.info("queued training run %s (%d accepted pairs)", run.pk, run.accepted_pairs)
+    return run.pk if run else None
+
+
+@shared_task
+def gpu_work_reap() -> dict[str, int]:
+    """Periodic (beat): requeue or fail gpu work whose worker stopped reporting."""
+    outcome = modelloop.gpu_work_reap()
+    if any(outcome.values()):
+        logger.warning("reaped stalled gpu work: %s", outcome)
+    return outcome

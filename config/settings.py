@@ -6,12 +6,15 @@ With nothing set, the app runs in local mode: SQLite and a file-system Celery br
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.broker import DEFAULT_QUEUE, broker_settings
+from config.broker import GPU_QUEUE as GPU_QUEUE_DEFAULT
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -177,26 +180,36 @@ MAX_VOTES = env_int("MAX_VOTES", 5, minimum=2)
 if max(ACCEPT_VOTES, INVALID_VOTES) > MAX_VOTES:
     raise ImproperlyConfigured("MAX_VOTES must be at least ACCEPT_VOTES and INVALID_VOTES")
 
+# --- The model in the loop (issue 5) ---------------------------------------------------------
+# How often beat checks whether to retrain, and how many accepted pairs must have arrived since
+# the last model version before it does (an admin's "retrain now" needs none).
+RETRAIN_INTERVAL_SECONDS = env_float("RETRAIN_INTERVAL_SECONDS", 3600.0, minimum=1.0)
+RETRAIN_MIN_NEW = env_int("RETRAIN_MIN_NEW", 200, minimum=1)
+# A running training run (or feature extraction) whose worker has not reported for this long is
+# taken to be dead: requeued while it has attempts left, then failed.
+RUN_STALE_SECONDS = env_float("RUN_STALE_SECONDS", 1800.0, minimum=1.0)
+RUN_MAX_ATTEMPTS = env_int("RUN_MAX_ATTEMPTS", 2, minimum=1)
+# Train / val / test shares of videos in the dataset export (split by video, from the video id).
+SPLIT_RATIOS = tuple(env_float(f"SPLIT_{name}", default, minimum=0.0) for name, default in (
+    ("TRAIN", 0.7), ("VAL", 0.1), ("TEST", 0.2)
+))  # fmt: skip
+if abs(sum(SPLIT_RATIOS) - 1.0) > 1e-6:
+    raise ImproperlyConfigured("SPLIT_TRAIN + SPLIT_VAL + SPLIT_TEST must be 1")
+# The queue the gpu worker consumes. Empty: gpu work is recorded (videos stay pending, runs
+# queued) but not sent, for a deployment whose gpu worker is started later (or the test suite).
+GPU_QUEUE = os.environ.get("GPU_QUEUE", GPU_QUEUE_DEFAULT).strip()
+# Users in this group authenticate the gpu worker (token auth) on the worker API, and nothing else.
+MODEL_WORKERS_GROUP = "model-workers"
+
 # --- Celery ----------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
-else:
-    # Local mode: a broker made of files, so a worker and beat run beside runserver with no
-    # server. Producers and consumers share one folder.
-    _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_RESULT_BACKEND = None
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "control_folder": str(_broker_dir / "control"),
-    }
-CELERY_TASK_DEFAULT_QUEUE = "default"
+# Hard limit on one gpu task (a training run); the broker's visibility timeout is set above it.
+GPU_TASK_TIME_LIMIT_SECONDS = env_float("GPU_TASK_TIME_LIMIT_SECONDS", 12 * 3600.0, minimum=60.0)
+_broker = broker_settings(REDIS_URL, VAR_DIR, task_time_limit=GPU_TASK_TIME_LIMIT_SECONDS)
+CELERY_BROKER_URL = _broker["broker_url"]
+CELERY_RESULT_BACKEND = _broker["result_backend"]
+CELERY_BROKER_TRANSPORT_OPTIONS = _broker["broker_transport_options"]
+CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -205,6 +218,14 @@ CELERY_BEAT_SCHEDULE = {
     "prune-stale-watch-sessions": {
         "task": "annotator.tasks.watch_sessions_prune",
         "schedule": env_float("WATCH_PRUNE_INTERVAL_SECONDS", 3600.0, minimum=1.0),
+    },
+    "retrain-check": {
+        "task": "annotator.tasks.retrain_check",
+        "schedule": RETRAIN_INTERVAL_SECONDS,
+    },
+    "reap-stalled-gpu-work": {
+        "task": "annotator.tasks.gpu_work_reap",
+        "schedule": max(RUN_STALE_SECONDS / 4, 5.0),
     },
 }
 

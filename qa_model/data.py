@@ -8,6 +8,7 @@ longest question of a batch; words never seen in training map to an unknown toke
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -22,6 +23,11 @@ from qa_model import catalogue
 from qa_model.features import feature_path, load_features
 
 PAD, UNKNOWN = "<pad>", "<unk>"
+
+
+# The answer of a record that has none yet; its loss target is ignored (cross-entropy's -100).
+UNLABELLED = ""
+IGNORE_INDEX = -100
 
 
 class DataError(ValueError):
@@ -66,8 +72,26 @@ def question_tokens(template: str, slot_values: Sequence[str]) -> list[str]:
     return [next(values, word) if word.startswith("<") else word for word in words if word]
 
 
-def parse_records(raw: Iterable[dict], *, source: str = "records") -> list[Record]:
-    """Records from parsed JSON; refuses unknown templates or answers, with their counts."""
+SPLITS = ("train", "val", "test")
+
+
+def split_of(video_id: str, ratios: Sequence[float] = (0.7, 0.1, 0.2)) -> str:
+    """The split a video belongs to, from its id alone (all its questions go there): a video
+    never moves between splits as a dataset grows."""
+    fraction = int(hashlib.sha256(video_id.encode()).hexdigest()[:8], 16) / 0x100000000
+    if fraction < ratios[0]:
+        return "train"
+    return "val" if fraction < ratios[0] + ratios[1] else "test"
+
+
+def parse_records(
+    raw: Iterable[dict], *, source: str = "records", labelled: bool = True
+) -> list[Record]:
+    """Records from parsed JSON; refuses unknown templates or answers, with their counts.
+
+    With `labelled=False` a record may have no answer yet (`"anser": null`), as the open
+    questions the platform asks the model about do; such records can be predicted, not trained.
+    """
     records, unknown_templates, unknown_answers = [], [], []
     for item in raw:
         try:
@@ -80,13 +104,13 @@ def parse_records(raw: Iterable[dict], *, source: str = "records") -> list[Recor
                 question_type=question_type,
                 template=item["question_content"],
                 slot_values=values,
-                answer=item["anser"],
+                answer=item["anser"] if item["anser"] is not None or labelled else UNLABELLED,
             )
         except (KeyError, TypeError, ValueError) as error:
             raise DataError(f"{source}: malformed record {item!r:.200} ({error})") from None
         if record.template not in catalogue.TEMPLATES_BY_TEXT:
             unknown_templates.append(record.template)
-        if record.answer not in catalogue.ANSWERS:
+        if record.answer not in catalogue.ANSWERS and record.answer != UNLABELLED:
             unknown_answers.append(record.answer)
         records.append(record)
     if unknown_templates:
@@ -150,7 +174,7 @@ class Vocabulary:
         return cached
 
     def answer_index(self, answer: str) -> int:
-        return self.answers.index(answer)
+        return IGNORE_INDEX if answer == UNLABELLED else self.answers.index(answer)
 
 
 def pad_questions(encoded: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,7 +15,6 @@ model cannot do well. Everything follows from the seed.
 from __future__ import annotations
 
 import colorsys
-import hashlib
 import json
 import random
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from PIL import Image, ImageDraw
 
 from qa_model import catalogue
 from qa_model.catalogue import TEMPLATES, template_fill
+from qa_model.data import SPLITS, split_of
 from qa_model.media import write_mp4
 
 POSITIONS = ("left", "middle", "right")
@@ -494,17 +494,6 @@ def question_text(record: dict) -> str:
 
 
 # --- datasets -------------------------------------------------------------------------------
-
-SPLITS = ("train", "val", "test")
-
-
-def split_of(video_id: str, ratios: tuple[float, float, float] = (0.7, 0.1, 0.2)) -> str:
-    """The split a video belongs to, deterministic from its id (all its questions go there)."""
-    fraction = int(hashlib.sha256(video_id.encode()).hexdigest()[:8], 16) / 0x100000000
-    if fraction < ratios[0]:
-        return "train"
-    return "val" if fraction < ratios[0] + ratios[1] else "test"
-
 
 def synthesize(
     out_dir: str | Path,

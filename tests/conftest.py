@@ -69,6 +69,8 @@ def _test_settings(settings, tmp_path) -> None:
     """Each test writes media into its own folder; passwords hash fast."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # No gpu work is sent unless a test starts a gpu worker on a queue of its own.
+    settings.GPU_QUEUE = ""
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from annotator.api import views
+from annotator.api import views, worker
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
@@ -17,6 +17,33 @@ urlpatterns = [
     path("questions/next/", views.NextQuestion.as_view(), name="api-next-question"),
     path("questions/<int:pk>/votes/", views.VoteCreate.as_view(), name="api-vote"),
     path("me/contributions/", views.MyContributions.as_view(), name="api-contributions"),
+    # The gpu worker's API (token of the model-workers service account only).
+    path("worker/dataset/", worker.Dataset.as_view(), name="api-worker-dataset"),
+    path("worker/questions/live/", worker.LiveQuestions.as_view(), name="api-worker-live"),
+    path(
+        "worker/videos/<str:video_id>/features/claim/",
+        worker.VideoFeaturesClaim.as_view(),
+        name="api-worker-features-claim",
+    ),
+    path(
+        "worker/videos/<str:video_id>/features/",
+        worker.VideoFeaturesReport.as_view(),
+        name="api-worker-features-report",
+    ),
+    path("worker/videos/<str:video_id>/file/", worker.VideoFile.as_view(), name="api-worker-file"),
+    path("worker/runs/<int:pk>/claim/", worker.RunClaim.as_view(), name="api-worker-run-claim"),
+    path(
+        "worker/runs/<int:pk>/progress/",
+        worker.RunProgress.as_view(),
+        name="api-worker-run-progress",
+    ),
+    path("worker/runs/<int:pk>/fail/", worker.RunFail.as_view(), name="api-worker-run-fail"),
+    path("worker/runs/<int:pk>/finish/", worker.RunFinish.as_view(), name="api-worker-run-finish"),
+    path(
+        "worker/versions/<int:pk>/predictions/",
+        worker.Predictions.as_view(),
+        name="api-worker-predictions",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

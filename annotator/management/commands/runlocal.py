@@ -1,11 +1,14 @@
 """Serve the app locally with a real Celery worker and beat beside it (what `make run` does).
 
-Starts three processes (runserver, a worker on the default and gpu queues, beat), streams
-their output, and stops all of them when one exits or on Ctrl-C.
+Starts four processes (runserver, a worker on the default queue, the gpu worker on the gpu
+queue, beat), streams their output, and stops all of them when one exits or on Ctrl-C. The gpu
+worker gets the service account's API token and no database settings: it reaches the app
+through the worker API, as it does in docker compose.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +16,8 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+from annotator.accounts import model_worker_token
 
 
 class Command(BaseCommand):
@@ -29,9 +34,27 @@ class Command(BaseCommand):
                 *celery,
                 "worker",
                 "-Q",
-                "default,gpu",
+                "default",
                 "--concurrency",
                 "1",
+                "--loglevel",
+                "INFO",
+            ],
+            "gpu-worker": [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config.gpu_worker",
+                "worker",
+                "-Q",
+                settings.GPU_QUEUE or "gpu",
+                "--concurrency",
+                "1",
+                "--max-tasks-per-child",
+                "1",
+                "--hostname",
+                "gpu@%h",
                 "--loglevel",
                 "INFO",
             ],
@@ -44,7 +67,15 @@ class Command(BaseCommand):
                 str(settings.VAR_DIR / "celerybeat-schedule"),
             ],
         }
-        processes = {name: subprocess.Popen(command) for name, command in commands.items()}
+        gpu_env = {
+            key: value for key, value in os.environ.items()
+            if key not in ("DATABASE_URL", "DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FILE")
+        }  # fmt: skip
+        gpu_env.update(AVQA_API_URL=f"http://{addr}", AVQA_API_TOKEN=model_worker_token())
+        processes = {
+            name: subprocess.Popen(command, env=gpu_env if name == "gpu-worker" else None)
+            for name, command in commands.items()
+        }
         self.stdout.write(self.style.SUCCESS(f"Serving on http://{addr}/ (Ctrl-C stops)"))
         stopping = False
 

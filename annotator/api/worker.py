@@ -1,0 +1,257 @@
+"""The worker API: how the gpu worker, which holds no database credentials, reads its work and
+posts its results. Token auth only, for users in the model-workers group; annotators and staff
+get 403 here, and the worker's token gets 403 everywhere else."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator import errors, modelloop, selectors
+from annotator.export import dataset_export, record_of
+from annotator.models import LIVE_STATUSES, ModelVersion, Question, TrainingRun, Video
+from qa_model import catalogue
+
+REFUSAL = OpenApiResponse(description="Refused: {detail, code, rule}.")
+NOT_A_MODEL_WORKER = "Only the gpu worker's service account can use the worker API."
+MAX_SEGMENTS = 60  # one per second of a clip
+MAP_SIDE = 14
+
+
+class IsModelWorker(BasePermission):
+    message = NOT_A_MODEL_WORKER
+
+    def has_permission(self, request, view) -> bool:
+        return selectors.is_model_worker(request.user)
+
+
+class WorkerView(APIView):
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsModelWorker]
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: object) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --- features ------------------------------------------------------------------------------
+
+
+class FeatureReportSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    error = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+
+
+class VideoFeaturesClaim(WorkerView):
+    @extend_schema(request=None, responses={200: dict, 404: REFUSAL, 409: REFUSAL},
+                   summary="Claim a video's feature extraction (pending → running)")  # fmt: skip
+    def post(self, request: Request, video_id: str) -> Response:
+        video = get_object_or_404(Video, avqa_id=video_id)
+        if not modelloop.video_features_claim(video):
+            raise errors.NotClaimed(errors.FEATURES_NOT_CLAIMED.format(video=video_id))
+        return Response({"video_id": video.avqa_id, "duration_seconds": video.duration_seconds})
+
+
+class VideoFile(WorkerView):
+    @extend_schema(responses={(200, "application/octet-stream"): bytes, 404: REFUSAL},
+                   summary="A video's file, for feature extraction")  # fmt: skip
+    def get(self, request: Request, video_id: str) -> FileResponse:
+        video = get_object_or_404(Video, avqa_id=video_id)
+        return FileResponse(video.file.open("rb"), as_attachment=True, filename=video.file.name)
+
+
+class VideoFeaturesReport(WorkerView):
+    @extend_schema(request=FeatureReportSerializer, responses={200: dict, 409: REFUSAL},
+                   summary="Report a claimed extraction's outcome")  # fmt: skip
+    def post(self, request: Request, video_id: str) -> Response:
+        video = get_object_or_404(Video, avqa_id=video_id)
+        report = _valid(FeatureReportSerializer, request.data)
+        modelloop.video_features_report(video, ok=report["ok"], error=report["error"])
+        video.refresh_from_db()
+        return Response({"video_id": video.avqa_id, "feature_status": video.feature_status})
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+class Dataset(WorkerView):
+    @extend_schema(responses={200: dict},
+                   summary="Accepted pairs in MUSIC-AVQA records, split by video")  # fmt: skip
+    def get(self, request: Request) -> Response:
+        return Response(dataset_export().to_json())
+
+
+class LiveQuestions(WorkerView):
+    @extend_schema(responses={200: dict}, summary="Every live question, as records to predict")
+    def get(self, request: Request) -> Response:
+        questions = (
+            Question.objects.filter(status__in=LIVE_STATUSES)
+            .select_related("video", "template", "accepted_answer")
+            .order_by("id")
+        )
+        records = []
+        for question in questions:
+            record = record_of(question, answer="").to_json()
+            # Open and disputed questions have no answer yet: null, not a made-up one.
+            record["anser"] = question.accepted_answer.text if question.accepted_answer else None
+            records.append(record)
+        return Response({"records": records})
+
+
+# --- training runs -------------------------------------------------------------------------
+
+
+class ProgressSerializer(serializers.Serializer):
+    stage = serializers.CharField(max_length=32)
+    epoch = serializers.IntegerField(min_value=0, required=False)
+    epochs = serializers.IntegerField(min_value=0, required=False)
+    loss = serializers.FloatField(required=False, allow_null=True)
+    val_accuracy = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+
+
+class FailSerializer(serializers.Serializer):
+    error = serializers.CharField(max_length=4000)
+
+
+class ResultSerializer(serializers.Serializer):
+    dataset_hash = serializers.RegexField(r"^[0-9a-f]{64}$")
+    dataset_counts = serializers.DictField()
+    config = serializers.DictField()
+    device = serializers.CharField(max_length=64)
+    duration_seconds = serializers.FloatField(min_value=0)
+    best_epoch = serializers.IntegerField(min_value=0)
+    best_val_accuracy = serializers.FloatField(allow_null=True, min_value=0, max_value=1)
+    metrics = serializers.DictField()
+    notes = serializers.CharField(allow_blank=True, max_length=4000)
+
+
+class FinishSerializer(serializers.Serializer):
+    result = serializers.CharField(help_text="The run's result as a JSON object.")
+    checkpoint = serializers.FileField()
+
+    def validate_result(self, raw: str) -> dict:
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise serializers.ValidationError("not JSON") from None
+        return _valid(ResultSerializer, value)
+
+
+def _run_json(run: TrainingRun) -> dict:
+    return {"id": run.pk, "status": run.status, "attempts": run.attempts}
+
+
+class RunClaim(WorkerView):
+    @extend_schema(request=None, responses={200: dict, 404: REFUSAL, 409: REFUSAL},
+                   summary="Claim a training run (queued → running)")  # fmt: skip
+    def post(self, request: Request, pk: int) -> Response:
+        run = get_object_or_404(TrainingRun, pk=pk)
+        if not modelloop.training_run_claim(run):
+            raise errors.NotClaimed(errors.RUN_NOT_RUNNING.format(run=pk, status=run.status))
+        return Response(_run_json(run))
+
+
+class RunProgress(WorkerView):
+    @extend_schema(request=ProgressSerializer, responses={200: dict, 409: REFUSAL},
+                   summary="Report a running run's progress")  # fmt: skip
+    def post(self, request: Request, pk: int) -> Response:
+        run = get_object_or_404(TrainingRun, pk=pk)
+        modelloop.training_run_progress(run, dict(_valid(ProgressSerializer, request.data)))
+        return Response({"id": run.pk})
+
+
+class RunFail(WorkerView):
+    @extend_schema(request=FailSerializer, responses={200: dict, 409: REFUSAL},
+                   summary="Record that a running run failed")  # fmt: skip
+    def post(self, request: Request, pk: int) -> Response:
+        run = get_object_or_404(TrainingRun, pk=pk)
+        modelloop.training_run_fail(run, error=_valid(FailSerializer, request.data)["error"])
+        return Response({"id": run.pk})
+
+
+class RunFinish(WorkerView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=FinishSerializer, responses={201: dict, 200: dict, 409: REFUSAL},
+                   summary="Record a finished run as a model version (idempotent)")  # fmt: skip
+    def post(self, request: Request, pk: int) -> Response:
+        run = get_object_or_404(TrainingRun, pk=pk)
+        data = _valid(FinishSerializer, request.data)
+        version, created = modelloop.training_run_finish(
+            run, result=data["result"], checkpoint=data["checkpoint"]
+        )
+        body = {"version": version.pk, "number": version.number}
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+# --- predictions ---------------------------------------------------------------------------
+
+
+def _weights() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FloatField(min_value=0, max_value=1),
+        max_length=MAX_SEGMENTS, required=False, allow_null=True,
+    )  # fmt: skip
+
+
+class RankedSerializer(serializers.Serializer):
+    answer = serializers.ChoiceField(choices=catalogue.ANSWERS)
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+
+
+class SpatialMapsSerializer(serializers.Serializer):
+    segments = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=MAX_SEGMENTS - 1), max_length=8
+    )
+    maps = serializers.ListField(
+        child=serializers.ListField(
+            child=serializers.ListField(
+                child=serializers.FloatField(min_value=0, max_value=1),
+                min_length=MAP_SIDE, max_length=MAP_SIDE,
+            ),
+            min_length=MAP_SIDE, max_length=MAP_SIDE,
+        ),
+        max_length=8,
+    )  # fmt: skip
+
+    def validate(self, data: dict) -> dict:
+        if len(data["segments"]) != len(data["maps"]):
+            raise serializers.ValidationError("one map per segment")
+        return data
+
+
+class PredictionSerializer(serializers.Serializer):
+    question_id = serializers.IntegerField(min_value=1)
+    answer = serializers.ChoiceField(choices=catalogue.ANSWERS)
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+    top3 = RankedSerializer(many=True, max_length=3, min_length=1)
+    audio_weights = _weights()
+    visual_weights = _weights()
+    spatial_maps = SpatialMapsSerializer(required=False, allow_null=True)
+
+
+class PredictionsSerializer(serializers.Serializer):
+    predictions = PredictionSerializer(many=True, max_length=5000)
+
+
+class Predictions(WorkerView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=PredictionsSerializer, responses={200: dict, 400: REFUSAL, 404: REFUSAL},
+                   summary="Store a model version's predictions (idempotent)")  # fmt: skip
+    def post(self, request: Request, pk: int) -> Response:
+        version = get_object_or_404(ModelVersion, pk=pk)
+        items = _valid(PredictionsSerializer, request.data)["predictions"]
+        return Response(modelloop.predictions_store(version, items))

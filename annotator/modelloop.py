@@ -1,0 +1,274 @@
+"""The model in the loop, on the web side: feature extraction status, training runs, model
+versions and predictions. The gpu worker reaches these only through the worker API.
+
+Every step that the gpu worker starts is claimed by a conditional update of a row (queued →
+running), so a duplicate delivery, a second beat or a redelivery after a crash does nothing
+twice; a worker that dies mid-run is found by `gpu_work_reap` from its silence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from annotator import errors
+from annotator.models import (
+    ACTIVE_RUN_STATUSES,
+    LIVE_STATUSES,
+    FeatureStatus,
+    ModelVersion,
+    Prediction,
+    Question,
+    QuestionStatus,
+    RunStatus,
+    TrainingRun,
+    Video,
+)
+
+logger = logging.getLogger(__name__)
+
+# Task names of the gpu worker (config/gpu_worker.py), sent by name: the web app never
+# imports the worker's code, and the worker never imports Django.
+TASK_EXTRACT = "gpu.extract_features"
+TASK_TRAIN = "gpu.train"
+
+
+def _send_after_commit(task: str, *args: object) -> None:
+    """Send a gpu task once the row it claims is committed (never a task for a rolled-back
+    row). With GPU_QUEUE empty nothing is sent; the rows wait for the reaper or an admin."""
+    from config.celery import app
+
+    queue = settings.GPU_QUEUE
+    if queue:
+        transaction.on_commit(lambda: app.send_task(task, args=list(args), queue=queue))
+
+
+# --- features ------------------------------------------------------------------------------
+
+
+def video_features_queue(video: Video) -> None:
+    """(Re)queue a video's feature extraction: new videos, and the admin's retry."""
+    with transaction.atomic():
+        Video.objects.filter(pk=video.pk).update(
+            feature_status=FeatureStatus.PENDING, feature_error="", feature_updated_at=None
+        )
+        video.feature_status, video.feature_error = FeatureStatus.PENDING, ""
+        _send_after_commit(TASK_EXTRACT, video.avqa_id)
+
+
+def video_features_claim(video: Video) -> bool:
+    """pending → running; False if another delivery got there first (or it is done)."""
+    return bool(
+        Video.objects.filter(pk=video.pk, feature_status=FeatureStatus.PENDING).update(
+            feature_status=FeatureStatus.RUNNING, feature_updated_at=timezone.now()
+        )
+    )
+
+
+def video_features_report(video: Video, *, ok: bool, error: str = "") -> None:
+    """The worker's outcome for a claimed extraction (running → ready | failed)."""
+    status = FeatureStatus.READY if ok else FeatureStatus.FAILED
+    updated = Video.objects.filter(pk=video.pk, feature_status=FeatureStatus.RUNNING).update(
+        feature_status=status, feature_error="" if ok else error[:4000],
+        feature_updated_at=timezone.now(),
+    )  # fmt: skip
+    if not updated:
+        raise errors.NotClaimed(errors.FEATURES_NOT_CLAIMED.format(video=video.avqa_id))
+
+
+# --- training runs -------------------------------------------------------------------------
+
+
+def accepted_pairs_count() -> int:
+    return Question.objects.filter(status=QuestionStatus.ACCEPTED).count()
+
+
+def _run_create(*, trigger: str, requested_by: object = None) -> TrainingRun:
+    try:
+        with transaction.atomic():
+            run = TrainingRun.objects.create(
+                trigger=trigger, requested_by=requested_by, accepted_pairs=accepted_pairs_count()
+            )
+            _send_after_commit(TASK_TRAIN, run.pk)
+    except IntegrityError:
+        # one_active_training_run: another beat or admin queued one first.
+        raise errors.RunActive(errors.RUN_ACTIVE) from None
+    return run
+
+
+def retrain_check() -> TrainingRun | None:
+    """Beat: queue a run when RETRAIN_MIN_NEW accepted pairs arrived since the last version."""
+    if TrainingRun.objects.filter(status__in=ACTIVE_RUN_STATUSES).exists():
+        return None
+    accepted = accepted_pairs_count()
+    last_version = ModelVersion.objects.select_related("run").order_by("-number").first()
+    since = last_version.run.accepted_pairs if last_version else 0
+    if accepted - since < settings.RETRAIN_MIN_NEW:
+        return None
+    last_run = TrainingRun.objects.order_by("-id").first()
+    if last_run and last_run.status == RunStatus.FAILED and last_run.accepted_pairs == accepted:
+        # The same data failed last time; an admin's "retrain now" retries it, not every beat.
+        return None
+    try:
+        return _run_create(trigger=TrainingRun.Trigger.SCHEDULE)
+    except errors.RunActive:
+        return None
+
+
+def retrain_now(*, requested_by: object) -> TrainingRun:
+    """The admin's "retrain now": no minimum of new pairs."""
+    return _run_create(trigger=TrainingRun.Trigger.ADMIN, requested_by=requested_by)
+
+
+def training_run_claim(run: TrainingRun) -> bool:
+    """queued → running for the delivery that gets there first; False for every other one."""
+    now = timezone.now()
+    claimed = TrainingRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=run.attempts + 1,
+        progress={"stage": "starting"},
+    )  # fmt: skip
+    run.refresh_from_db()
+    return bool(claimed)
+
+
+def _running(run: TrainingRun) -> TrainingRun:
+    run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != RunStatus.RUNNING:
+        raise errors.NotClaimed(errors.RUN_NOT_RUNNING.format(run=run.pk, status=run.status))
+    return run
+
+
+@transaction.atomic
+def training_run_progress(run: TrainingRun, progress: dict) -> None:
+    run = _running(run)
+    run.progress, run.heartbeat_at = progress, timezone.now()
+    run.save(update_fields=["progress", "heartbeat_at"])
+
+
+@transaction.atomic
+def training_run_fail(run: TrainingRun, *, error: str) -> None:
+    run = _running(run)
+    run.status, run.error, run.finished_at = RunStatus.FAILED, error[:4000], timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    logger.warning("training run %s failed: %s", run.pk, error)
+
+
+def training_run_finish(
+    run: TrainingRun, *, result: dict, checkpoint: File
+) -> tuple[ModelVersion, bool]:
+    """Record a finished run as the next, active model version, exactly once.
+
+    Returns (version, created). Posting the same run's result again returns its version and
+    changes nothing, so a worker that retries after a lost response cannot record it twice.
+    """
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        existing = ModelVersion.objects.filter(run=run).first()
+        if existing:
+            return existing, False
+        if run.status != RunStatus.RUNNING:
+            raise errors.NotClaimed(errors.RUN_NOT_RUNNING.format(run=run.pk, status=run.status))
+        number = (ModelVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+        version = ModelVersion(
+            run=run,
+            number=number,
+            dataset_hash=result["dataset_hash"],
+            dataset_counts=result["dataset_counts"],
+            config=result["config"],
+            device=result["device"],
+            duration_seconds=result["duration_seconds"],
+            best_epoch=result["best_epoch"],
+            best_val_accuracy=result["best_val_accuracy"],
+            metrics=result["metrics"],
+            notes=result["notes"],
+        )
+        version.checkpoint.save(f"avst-v{number}.pt", checkpoint, save=False)
+        try:
+            ModelVersion.objects.filter(is_active=True).update(is_active=False)
+            version.is_active = True
+            version.save()
+        except BaseException:
+            version.checkpoint.delete(save=False)
+            raise
+        run.status, run.finished_at = RunStatus.SUCCEEDED, timezone.now()
+        run.progress = {**run.progress, "stage": "done"}
+        run.save(update_fields=["status", "finished_at", "progress"])
+    return version, True
+
+
+def gpu_work_reap(now: object = None) -> dict[str, int]:
+    """Beat: find gpu work whose worker went silent (killed, machine lost) and recover it.
+
+    A run is requeued while it has attempts left, else failed; an extraction is failed (an admin
+    retries it). Conditional updates on the stale state, so a worker that reports meanwhile wins.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.RUN_STALE_SECONDS)
+    requeued = failed = 0
+    for run in TrainingRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=stale):
+        fields = {"heartbeat_at": None, "started_at": None}
+        if run.attempts < settings.RUN_MAX_ATTEMPTS:
+            with transaction.atomic():
+                if TrainingRun.objects.filter(
+                    pk=run.pk, status=RunStatus.RUNNING, heartbeat_at=run.heartbeat_at
+                ).update(status=RunStatus.QUEUED, progress={"stage": "requeued"}, **fields):
+                    _send_after_commit(TASK_TRAIN, run.pk)
+                    requeued += 1
+        elif TrainingRun.objects.filter(
+            pk=run.pk, status=RunStatus.RUNNING, heartbeat_at=run.heartbeat_at
+        ).update(
+            status=RunStatus.FAILED,
+            finished_at=now,
+            error=errors.RUN_WORKER_LOST.format(attempts=run.attempts),
+        ):
+            failed += 1
+    extractions = Video.objects.filter(
+        feature_status=FeatureStatus.RUNNING, feature_updated_at__lt=stale
+    ).update(feature_status=FeatureStatus.FAILED, feature_error=errors.FEATURES_WORKER_LOST)
+    return {"requeued": requeued, "failed": failed, "extractions_failed": extractions}
+
+
+# --- predictions ---------------------------------------------------------------------------
+
+
+def predictions_store(version: ModelVersion, items: Sequence[dict]) -> dict[str, int]:
+    """Store a version's predictions; the whole post is refused if any question is unknown.
+
+    Idempotent: a prediction already stored for (version, question) is left as it is.
+    """
+    ids = [item["question_id"] for item in items]
+    if len(set(ids)) != len(ids):
+        raise errors.PredictionsInvalid(errors.PREDICTIONS_DUPLICATE)
+    known = set(Question.objects.filter(pk__in=ids, status__in=LIVE_STATUSES).values_list(
+        "pk", flat=True
+    ))  # fmt: skip
+    unknown = sorted(set(ids) - known)
+    if unknown:
+        raise errors.PredictionsInvalid(
+            errors.PREDICTIONS_UNKNOWN.format(count=len(unknown), ids=unknown[:5])
+        )
+    with transaction.atomic():
+        present = set(
+            Prediction.objects.filter(version=version, question_id__in=ids).values_list(
+                "question_id", flat=True
+            )
+        )
+        new = [
+            Prediction(version=version, question_id=item["question_id"], **{
+                key: item.get(key) for key in (
+                    "answer", "confidence", "top3", "audio_weights", "visual_weights",
+                    "spatial_maps",
+                )
+            })
+            for item in items
+            if item["question_id"] not in present
+        ]  # fmt: skip
+        Prediction.objects.bulk_create(new, ignore_conflicts=True)
+    return {"stored": len(new), "unchanged": len(items) - len(new)}

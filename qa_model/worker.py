@@ -1,0 +1,338 @@
+"""The gpu worker's jobs: extract a video's features, and retrain AVST then predict.
+
+It talks to the platform only through its worker API (an HTTP client with a service token):
+it holds no database credentials and never imports Django. Each job first claims its work
+(a conditional update on the server), so a duplicate or redelivered task does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import requests
+
+from qa_model.data import FeatureStore, Record, parse_records
+from qa_model.evaluation import Prediction, evaluate, format_table2, predict
+from qa_model.features import FeatureExtractor, feature_path
+from qa_model.training import Progress, TrainConfig, resolve_device, save_checkpoint, train
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+SPATIAL_SEGMENTS = 3  # spatial maps posted for the most attended segments, as in the paper's Fig. 4
+PREDICTIONS_PER_POST = 500
+
+
+class WorkerError(RuntimeError):
+    """A job that cannot go on; the message is recorded on the run or the video."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    api_url: str
+    token: str
+    work_dir: Path
+    variant: str = "avst"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    min_pairs: int = 20
+    visual_weights: str | None = None
+    audio_weights: str | None = None
+    timeout: float = 60.0
+
+    @property
+    def features_dir(self) -> Path:
+        return self.work_dir / "features"
+
+
+class ApiClient:
+    """The worker API, with retries on connection errors (the web app may be restarting)."""
+
+    def __init__(self, config: WorkerConfig, *, retries: int = 5) -> None:
+        self.base = config.api_url.rstrip("/") + "/api/worker/"
+        self.timeout = config.timeout
+        self.retries = retries
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {config.token}"
+
+    def _request(self, method: str, path: str, *, ok: Iterable[int] = (200, 201), **kwargs):
+        for attempt in range(self.retries):
+            try:
+                response = self.session.request(
+                    method, self.base + path, timeout=self.timeout, **kwargs
+                )
+                break
+            except requests.ConnectionError:
+                if attempt == self.retries - 1:
+                    raise
+                time.sleep(min(2**attempt, 30))
+        if response.status_code not in ok:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise ApiRefusal(response.status_code, f"{method} {path}: {detail}")
+        return response
+
+    def claim_features(self, video_id: str) -> bool:
+        return self._claim(f"videos/{video_id}/features/claim/")
+
+    def download(self, video_id: str, target: Path) -> Path:
+        response = self._request("GET", f"videos/{video_id}/file/", stream=True)
+        with target.open("wb") as out:
+            for chunk in response.iter_content(1 << 20):
+                out.write(chunk)
+        return target
+
+    def report_features(self, video_id: str, *, ok: bool, error: str = "") -> None:
+        self._request("POST", f"videos/{video_id}/features/", json={"ok": ok, "error": error})
+
+    def dataset(self) -> dict:
+        return self._request("GET", "dataset/").json()
+
+    def live_questions(self) -> list[dict]:
+        return self._request("GET", "questions/live/").json()["records"]
+
+    def claim_run(self, run_id: int) -> bool:
+        return self._claim(f"runs/{run_id}/claim/")
+
+    def progress(self, run_id: int, progress: dict) -> None:
+        self._request("POST", f"runs/{run_id}/progress/", json=progress)
+
+    def fail(self, run_id: int, error: str) -> None:
+        self._request("POST", f"runs/{run_id}/fail/", json={"error": error[:4000]})
+
+    def finish(self, run_id: int, result: dict, checkpoint: Path) -> dict:
+        with checkpoint.open("rb") as handle:
+            return self._request(
+                "POST", f"runs/{run_id}/finish/",
+                data={"result": json.dumps(result)}, files={"checkpoint": handle},
+            ).json()  # fmt: skip
+
+    def post_predictions(self, version_id: int, items: Sequence[dict]) -> dict[str, int]:
+        totals = {"stored": 0, "unchanged": 0}
+        for start in range(0, len(items), PREDICTIONS_PER_POST):
+            chunk = list(items[start : start + PREDICTIONS_PER_POST])
+            answer = self._request(
+                "POST", f"versions/{version_id}/predictions/", json={"predictions": chunk}
+            ).json()
+            for key in totals:
+                totals[key] += answer[key]
+        return totals
+
+    def _claim(self, path: str) -> bool:
+        try:
+            self._request("POST", path)
+        except ApiRefusal as refusal:
+            if refusal.status == 409:
+                return False
+            raise
+        return True
+
+
+class ApiRefusal(WorkerError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Features:
+    """Feature files on the worker's disk; missing ones are downloaded and extracted."""
+
+    def __init__(self, client: ApiClient, config: WorkerConfig) -> None:
+        self.client, self.config = client, config
+        self._extractor: FeatureExtractor | None = None
+
+    @property
+    def extractor(self) -> FeatureExtractor:
+        if self._extractor is None:
+            self._extractor = FeatureExtractor(
+                visual_weights=self.config.visual_weights,
+                audio_weights=self.config.audio_weights,
+                device=resolve_device(self.config.train.device),
+            )
+        return self._extractor
+
+    def extract(self, video_id: str) -> Path:
+        with tempfile.TemporaryDirectory(dir=self.config.work_dir) as folder:
+            clip = self.client.download(video_id, Path(folder) / f"{video_id}.mp4")
+            failures = self.extractor.extract([(video_id, clip)], self.config.features_dir)
+        if video_id in failures:
+            raise WorkerError(str(failures[video_id]))
+        return feature_path(self.config.features_dir, video_id)
+
+    def ensure(self, video_ids: Iterable[str]) -> FeatureStore:
+        for video_id in sorted(set(video_ids)):
+            if not feature_path(self.config.features_dir, video_id).exists():
+                logger.info("features of %s are not on this worker; extracting them", video_id)
+                self.extract(video_id)
+        return FeatureStore(self.config.features_dir)
+
+
+def _prepare(config: WorkerConfig) -> None:
+    config.features_dir.mkdir(parents=True, exist_ok=True)
+
+
+def extract_features_job(client: ApiClient, config: WorkerConfig, video_id: str) -> str:
+    """Claim, extract and report one video's features. Returns what happened."""
+    _prepare(config)
+    if not client.claim_features(video_id):
+        return "not claimed"
+    try:
+        Features(client, config).extract(video_id)
+    except Exception as error:
+        client.report_features(video_id, ok=False, error=f"{type(error).__name__}: {error}")
+        logger.warning("features of %s failed: %s", video_id, error)
+        return "failed"
+    client.report_features(video_id, ok=True)
+    return "ready"
+
+
+class _ProgressReporter:
+    """Posts each stage and each epoch's end (stage, epoch, loss, validation accuracy)."""
+
+    def __init__(self, client: ApiClient, run_id: int) -> None:
+        self.client, self.run_id = client, run_id
+
+    def __call__(self, progress: Progress) -> None:
+        self.client.progress(self.run_id, asdict(progress))
+
+    def stage(self, stage: str) -> None:
+        self.client.progress(self.run_id, {"stage": stage})
+
+
+def _uncovered_types(train: Sequence[Record], test: Sequence[Record]) -> list[str]:
+    present = {r.type_key for r in test}
+    return sorted({f"{m}/{t}" for m, t in (r.type_key for r in train)} - {
+        f"{m}/{t}" for m, t in present
+    })  # fmt: skip
+
+
+def prediction_payload(prediction: Prediction) -> dict:
+    """A prediction as the worker API takes it: rounded, with spatial maps for the most
+    attended segments only (all T maps of every question would be megabytes)."""
+
+    def rounded(values: list[float] | None) -> list[float] | None:
+        return None if values is None else [round(v, 5) for v in values]
+
+    spatial = None
+    if prediction.spatial_maps is not None and prediction.visual_weights is not None:
+        ranked = sorted(
+            range(len(prediction.visual_weights)), key=lambda t: -prediction.visual_weights[t]
+        )[:SPATIAL_SEGMENTS]
+        segments = sorted(ranked)
+        spatial = {
+            "segments": segments,
+            "maps": [
+                [[round(v, 5) for v in row] for row in prediction.spatial_maps[t]] for t in segments
+            ],
+        }
+    return {
+        "question_id": prediction.question_id,
+        "answer": prediction.answer,
+        "confidence": round(prediction.confidence, 5),
+        "top3": [{"answer": a, "confidence": round(p, 5)} for a, p in prediction.top3],
+        "audio_weights": rounded(prediction.audio_weights),
+        "visual_weights": rounded(prediction.visual_weights),
+        "spatial_maps": spatial,
+    }
+
+
+def train_job(client: ApiClient, config: WorkerConfig, run_id: int) -> dict:
+    """Claim a run; train on the platform's export; record the version; post predictions."""
+    _prepare(config)
+    if not client.claim_run(run_id):
+        return {"run": run_id, "claimed": False}
+    reporter = _ProgressReporter(client, run_id)
+    started = time.monotonic()
+    try:
+        reporter.stage("export")
+        dataset = client.dataset()
+        splits = {name: parse_records(dataset[name], source=f"{name} split") for name in SPLITS}
+        if len(splits["train"]) < config.min_pairs:
+            raise WorkerError(
+                f"only {len(splits['train'])} accepted pair(s) in the training split; at least "
+                f"{config.min_pairs} are needed (TRAIN_MIN_PAIRS)"
+            )
+        reporter.stage("features")
+        features = Features(client, config)
+        store = features.ensure(r.video_id for records in splits.values() for r in records)
+        notes = []
+        if not splits["val"]:
+            notes.append("No validation videos yet: the last epoch was kept.")
+        result = train(
+            splits["train"], splits["val"], store,
+            variant=config.variant, config=config.train, on_progress=reporter,
+        )  # fmt: skip
+        metrics: dict = {}
+        if splits["test"]:
+            reporter.stage("evaluation")
+            table = evaluate(result.model, result.vocabulary, splits["test"], store)
+            metrics = table.to_json()
+            logger.info("run %s on the test split:\n%s", run_id, format_table2({"AVST": table}))
+            uncovered = _uncovered_types(splits["train"], splits["test"])
+            if uncovered:
+                notes.append(f"No test examples of: {', '.join(uncovered)}.")
+        else:
+            notes.append("No test videos yet: no held-out breakdown.")
+        checkpoint = save_checkpoint(
+            config.work_dir / f"run-{run_id}.pt", result.model, result.vocabulary,
+            extra={"run": run_id, "dataset_hash": dataset["hash"]},
+        )  # fmt: skip
+        device = resolve_device(config.train.device)
+        answer = client.finish(
+            run_id,
+            {
+                "dataset_hash": dataset["hash"],
+                "dataset_counts": dataset["counts"],
+                "config": {
+                    "variant": config.variant,
+                    "train": asdict(config.train),
+                    "model": result.model.config.to_json(),
+                },
+                "device": str(device) if device.type == "cpu" else _device_name(device),
+                "duration_seconds": round(time.monotonic() - started, 3),
+                "best_epoch": result.best_epoch,
+                "best_val_accuracy": result.best_val_accuracy,
+                "metrics": metrics,
+                "notes": " ".join(notes),
+            },
+            checkpoint,
+        )
+    except Exception as error:
+        logger.exception("training run %s failed", run_id)
+        try:
+            client.fail(run_id, f"{type(error).__name__}: {error}")
+        except ApiRefusal as refusal:  # e.g. the reaper gave the run up meanwhile
+            logger.warning("could not record the failure of run %s: %s", run_id, refusal)
+        return {"run": run_id, "claimed": True, "failed": str(error)}
+    finally:
+        (config.work_dir / f"run-{run_id}.pt").unlink(missing_ok=True)
+    outcome = {"run": run_id, "claimed": True, "version": answer["version"]}
+    try:
+        outcome.update(predict_live(client, features, result, answer["version"]))
+    except Exception as error:  # the version stands; its predictions can be posted again
+        logger.exception("predictions of version %s failed", answer["version"])
+        outcome["predictions_failed"] = str(error)
+    return outcome
+
+
+def predict_live(client: ApiClient, features: Features, result, version_id: int) -> dict:
+    """The new version's predictions for every live question, posted back."""
+    live = parse_records(client.live_questions(), source="live questions", labelled=False)
+    if not live:
+        return {"stored": 0, "unchanged": 0}
+    store = features.ensure(r.video_id for r in live)
+    predictions = predict(result.model, result.vocabulary, live, store)
+    return client.post_predictions(version_id, [prediction_payload(p) for p in predictions])
+
+
+def _device_name(device) -> str:
+    import torch
+
+    return f"{device} ({torch.cuda.get_device_name(device)})"
