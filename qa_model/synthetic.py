@@ -495,6 +495,7 @@ def question_text(record: dict) -> str:
 
 # --- datasets -------------------------------------------------------------------------------
 
+
 def synthesize(
     out_dir: str | Path,
     *,
