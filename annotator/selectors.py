@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from annotator import errors
 from annotator.models import (
     ANNOTATORS_GROUP,
+    ModelVersion,
+    Prediction,
     Question,
     QuestionStatus,
     QuestionTemplate,
@@ -172,3 +174,64 @@ def contributions_of(annotator: object) -> dict[str, QuerySet]:
         .select_related("question__template", "answer")
         .order_by("-pk"),
     }
+
+
+# --- review (staff only; annotators never reach these) -------------------------------------
+
+
+def model_version_active() -> ModelVersion | None:
+    return ModelVersion.objects.filter(is_active=True).first()
+
+
+def _predictions(version: ModelVersion) -> QuerySet[Prediction]:
+    return Prediction.objects.filter(version=version).select_related(
+        "question__video", "question__template", "question__accepted_answer"
+    )
+
+
+def review_disagreements(version: ModelVersion, *, min_confidence: float) -> QuerySet[Prediction]:
+    """Accepted questions whose crowd answer a confident model contradicts, surest first:
+    where a wrong label is most likely."""
+    return (
+        _predictions(version)
+        .filter(question__status=QuestionStatus.ACCEPTED, confidence__gte=min_confidence)
+        .exclude(answer=F("question__accepted_answer__text"))
+        .order_by("-confidence", "question_id")
+    )
+
+
+def review_suggestions(version: ModelVersion) -> QuerySet[Prediction]:
+    """Open questions with the model's suggested answer, surest first."""
+    return (
+        _predictions(version)
+        .filter(question__status=QuestionStatus.OPEN)
+        .order_by("-confidence", "question_id")
+    )
+
+
+def review_disputed() -> QuerySet[Question]:
+    """Questions the crowd could not agree on (A6), oldest first."""
+    return (
+        Question.objects.filter(status=QuestionStatus.DISPUTED)
+        .select_related("video", "template")
+        .order_by("created_at", "id")
+    )
+
+
+def question_for_review(pk: int) -> Question:
+    try:
+        return Question.objects.select_related(
+            "video", "template", "author", "accepted_answer"
+        ).get(pk=pk)
+    except Question.DoesNotExist:
+        raise Http404 from None
+
+
+def prediction_for(question: Question, version: ModelVersion | None) -> Prediction | None:
+    """The active version's prediction, else the newest one there is."""
+    predictions = question.predictions.select_related("version")
+    if version is not None:
+        current = predictions.filter(version=version).first()
+        if current:
+            return current
+    return predictions.order_by("-version__number").first()

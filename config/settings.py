@@ -198,6 +198,9 @@ if abs(sum(SPLIT_RATIOS) - 1.0) > 1e-6:
 # The queue the gpu worker consumes. Empty: gpu work is recorded (videos stay pending, runs
 # queued) but not sent, for a deployment whose gpu worker is started later (or the test suite).
 GPU_QUEUE = os.environ.get("GPU_QUEUE", GPU_QUEUE_DEFAULT).strip()
+# The review queue lists accepted questions whose prediction disagrees with the crowd at or
+# above this confidence.
+REVIEW_MIN_CONFIDENCE = env_float("REVIEW_MIN_CONFIDENCE", 0.5, minimum=0.0)
 # Users in this group authenticate the gpu worker (token auth) on the worker API, and nothing else.
 MODEL_WORKERS_GROUP = "model-workers"
 

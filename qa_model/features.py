@@ -104,6 +104,22 @@ def decode_clip(path: str | os.PathLike, seconds: Sequence[int] = DEFAULT_SECOND
     )
 
 
+def decode_frames(path: str | os.PathLike, seconds: Sequence[int]) -> np.ndarray:
+    """[len(seconds), H, W, 3] uint8: the frames features are made from (second + 0.5 s), for
+    showing where the model looked. Raises FeatureError naming the file."""
+    name = Path(path).name
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise FeatureError(f"{name}: has no video stream")
+            frames, last_time = _decode_frames(container, seconds)
+    except (av.FFmpegError, OSError) as error:
+        raise FeatureError(f"{name}: cannot be decoded ({error})") from None
+    if last_time is None:
+        raise FeatureError(f"{name}: has no frames")
+    return frames
+
+
 def _decode_frames(container, seconds: Sequence[int]) -> tuple[np.ndarray, float | None]:
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"

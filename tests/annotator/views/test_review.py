@@ -1,0 +1,185 @@
+"""Review pages: staff only; the queues rank what most needs a look; a reviewer's decision
+lands in the audit trail; the model page charts accuracy across versions."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+
+from annotator import modelloop
+from annotator.models import (
+    ModelVersion,
+    Prediction,
+    Question,
+    QuestionStatus,
+    StatusChange,
+    TrainingRun,
+)
+from tests.annotator.helpers import ask, video_make, vote
+from tests.annotator.test_modelloop import RESULT
+
+MAP = [[1 / 196] * 14 for _ in range(14)]
+
+
+def version_make(metrics: dict | None = None) -> ModelVersion:
+    run = TrainingRun.objects.create(trigger=TrainingRun.Trigger.ADMIN, accepted_pairs=0)
+    modelloop.training_run_claim(run)
+    result = {**RESULT, "metrics": metrics or {}}
+    return modelloop.training_run_finish(
+        run, result=result, checkpoint=ContentFile(b"w", name="w.pt")
+    )[0]
+
+
+def predict(version: ModelVersion, question: Question, answer: str, confidence: float):
+    return Prediction.objects.create(
+        version=version, question=question, answer=answer, confidence=confidence,
+        top3=[{"answer": answer, "confidence": confidence}],
+        audio_weights=[0.1] * 10, visual_weights=[0.05] * 9 + [0.55],
+        spatial_maps={"segments": [0, 4, 9], "maps": [MAP, MAP, MAP]},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def world(annotator, other_annotator, third_annotator, reviewer):
+    """Accepted questions the model contradicts (surely, weakly), one it agrees with, an open
+    one, a disputed one; and version 1's predictions for them."""
+    video = video_make()
+    people = (other_annotator, third_annotator)
+
+    def accepted(template_id: int) -> Question:
+        question = ask(annotator, video, template_id=template_id)
+        for person in people:
+            vote(person, question, question.template.answers[0])
+        question.refresh_from_db()
+        return question
+
+    sure, weak, agreed = accepted(1), accepted(2), accepted(3)
+    open_one = ask(annotator, video, template_id=4)
+    version = version_make()
+    predict(version, sure, sure.template.answers[1], 0.93)
+    predict(version, weak, weak.template.answers[1], 0.31)
+    predict(version, agreed, agreed.template.answers[0], 0.99)
+    predict(version, open_one, open_one.template.answers[0], 0.7)
+    disputed = ask(annotator, video_make(), template_id=1)
+    Question.objects.filter(pk=disputed.pk).update(status=QuestionStatus.DISPUTED)
+    return {"sure": sure, "weak": weak, "agreed": agreed, "open": open_one,
+            "disputed": disputed, "version": version}  # fmt: skip
+
+
+@pytest.fixture
+def staff(client, reviewer):
+    client.force_login(reviewer)
+    return client
+
+
+URLS = [
+    ("review", []), ("review-queue", ["suggestions"]), ("review-model", []),
+]  # fmt: skip
+
+
+class TestWhoSeesIt:
+    @pytest.mark.parametrize(("name", "args"), URLS)
+    def test_annotators_get_404_and_strangers_the_login_page(self, client, annotator, name, args):
+        url = reverse(name, args=args)
+        assert client.get(url).status_code == 302
+        client.force_login(annotator)
+        assert client.get(url).status_code == 404
+
+    def test_an_annotator_cannot_open_a_question_for_review(self, client, world, annotator):
+        client.force_login(annotator)
+        url = reverse("review-question", args=[world["sure"].pk])
+        assert client.get(url).status_code == 404
+        assert client.post(url, {"action": "invalidate"}).status_code == 404
+        assert Question.objects.get(pk=world["sure"].pk).status == QuestionStatus.ACCEPTED
+
+    def test_the_annotators_pages_never_show_predictions(self, client, world, other_annotator):
+        client.force_login(other_annotator)
+        for name in ("home", "answer"):
+            assert b"0.7" not in client.get(reverse(name)).content
+
+
+class TestQueues:
+    def test_confident_disagreements_first_weak_ones_and_agreements_left_out(self, staff, world):
+        page = staff.get(reverse("review-queue", args=["disagreements"]))
+        listed = [p.question for p in page.context["page"]]
+        assert listed == [world["sure"]]
+
+    def test_open_questions_with_the_models_suggestion(self, staff, world):
+        page = staff.get(reverse("review-queue", args=["suggestions"]))
+        assert [p.question for p in page.context["page"]] == [world["open"]]
+
+    def test_disputed_questions(self, staff, world):
+        page = staff.get(reverse("review-queue", args=["disputed"]))
+        assert list(page.context["page"]) == [world["disputed"]]
+
+    def test_without_a_model_it_says_so(self, staff, db):
+        page = staff.get(reverse("review"))
+        assert b"No model version yet" in page.content
+
+    def test_an_unknown_queue_is_404(self, staff, db):
+        assert staff.get(reverse("review-queue", args=["everything"])).status_code == 404
+
+
+class TestQuestionPage:
+    def test_it_shows_votes_prediction_strip_and_heat_maps(self, staff, world):
+        question = world["sure"]
+        page = staff.get(reverse("review-question", args=[question.pk]))
+        html = page.content.decode()
+        assert page.context["prediction"].confidence == 0.93
+        assert len(page.context["segments"]) == 10
+        assert page.context["segments"][-1]["visual_shade"] == 1.0  # the most attended second
+        assert [m["second"] for m in page.context["heat_maps"]] == [0, 24, 54]
+        assert html.count('class="cell"') == 20 and html.count("<figure") == 3
+        assert "bob" in html and "carol" in html
+
+    def test_overriding_the_answer_is_audited(self, staff, world, reviewer):
+        question = world["sure"]
+        new = question.template.answers[1]
+        staff.post(reverse("review-question", args=[question.pk]),
+                   {"action": "accept", "answer": new, "note": "model was right"})  # fmt: skip
+        question.refresh_from_db()
+        assert question.accepted_answer.text == new
+        change = StatusChange.objects.filter(question=question).last()
+        assert (change.cause, change.actor, change.note) == ("review", reviewer, "model was right")
+
+    @pytest.mark.parametrize("action", ["invalidate", "reopen", "keep"])
+    def test_each_action_lands_in_the_history(self, staff, world, action):
+        question = world["sure"]
+        before = question.history.count()
+        staff.post(reverse("review-question", args=[question.pk]), {"action": action})
+        question.refresh_from_db()
+        assert question.history.count() == before + 1
+        expected = {"invalidate": "invalid", "reopen": "open", "keep": "accepted"}[action]
+        assert question.status == expected
+
+    def test_a_refused_action_says_why_and_changes_nothing(self, staff, world):
+        question = world["open"]
+        page = staff.post(reverse("review-question", args=[question.pk]), {"action": "keep"},
+                          follow=True)  # fmt: skip
+        assert "Only an accepted or invalid question can be kept" in page.content.decode()
+        question.refresh_from_db()
+        assert question.status == QuestionStatus.OPEN
+
+
+class TestFrames:
+    def test_a_frame_of_a_real_video_is_a_jpeg(self, staff, db, tmp_path, catalogue):
+        from annotator import services
+        from qa_model.synthetic import Scene, render_scene
+
+        clip = render_scene(Scene.random(5, duration_seconds=3.0), tmp_path / "c.mp4", fps=4)
+        video = services.video_create(avqa_id="framed", source=clip)
+        response = staff.get(reverse("review-frame", args=[video.pk, 1]))
+        assert response["Content-Type"] == "image/jpeg" and response.content[:2] == b"\xff\xd8"
+        assert staff.get(reverse("review-frame", args=[video.pk, 61])).status_code == 404
+
+
+class TestModelPage:
+    def test_per_type_accuracy_is_charted_across_versions(self, staff, db):
+        for overall in (0.4, 0.55):
+            version_make({"columns": {"A avg": overall, "V avg": overall, "AV avg": overall,
+                                      "All": overall}})  # fmt: skip
+        page = staff.get(reverse("review-model"))
+        html = page.content.decode()
+        assert html.count("<polyline") == 4 and "v2 (active)" in html
+        assert "55%" in html and "40%" in html
