@@ -27,8 +27,15 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
+# The demo retrains after a few accepted pairs (production waits for RETRAIN_MIN_NEW=200);
+# any of these can be overridden from the command line or the environment.
+run: export DJANGO_DEBUG ?= true
+run: export RETRAIN_MIN_NEW ?= 10
+run: export RETRAIN_INTERVAL_SECONDS ?= 60
+run: export TRAIN_EPOCHS ?= 10
+run: export TRAIN_MIN_PAIRS ?= 5
 run: seed
-	DJANGO_DEBUG=true $(BIN)/python manage.py runlocal
+	$(BIN)/python manage.py runlocal
 
 lint: install
 	$(BIN)/ruff check .

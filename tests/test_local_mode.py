@@ -1,8 +1,9 @@
 """`make run`'s local mode, end to end: no DATABASE_URL, no REDIS_URL, nothing but files.
 
 Migrates and seeds a fresh var/ folder, starts `manage.py runlocal` (runserver, a Celery
-worker and beat), signs an annotator in, opens Ask and fetches its video, and waits for beat to send
-the prune task through the file broker to the worker, which deletes a stale viewing.
+worker, the gpu worker and beat), signs an annotator in, opens Ask and fetches its video, waits
+for beat to send the prune task through the file broker to the worker, which deletes a stale
+viewing, and for the gpu worker to extract the demo video's features.
 """
 
 from __future__ import annotations
@@ -101,7 +102,16 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
             return database.execute(query).fetchone()[0] == 0
 
         wait_until(stale_viewing_pruned, timeout=90)
+
+        def features_ready():
+            # seed_demo queued the extraction; the gpu worker, with its token and no database
+            # settings, did it through the worker API.
+            query = "select feature_status from annotator_video"
+            return database.execute(query).fetchone()[0] == "ready"
+
+        wait_until(features_ready, timeout=120)
         database.close()
     finally:
         output = processes.stop(server)
     assert "celery@" in output and "beat: Starting" in output
+    assert "gpu.extract_features" in output and "succeeded" in output
