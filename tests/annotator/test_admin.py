@@ -117,3 +117,70 @@ def test_annotators_cannot_enter_the_admin(client, annotator):
     response = client.get(admin_url(Question))
     assert response.status_code == 302
     assert response.url.startswith(reverse("admin:login"))
+
+
+# --- the model loop --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def loop_rows(collection):
+    from django.core.files.base import ContentFile
+
+    from annotator import modelloop
+    from annotator.models import Prediction, TrainingRun
+    from tests.annotator.test_modelloop import RESULT
+
+    run = TrainingRun.objects.create(trigger=TrainingRun.Trigger.ADMIN, accepted_pairs=1)
+    modelloop.training_run_claim(run)
+    modelloop.training_run_progress(run, {"stage": "qa", "epoch": 3, "epochs": 30, "loss": 1.5})
+    version, _ = modelloop.training_run_finish(
+        run, result=RESULT, checkpoint=ContentFile(b"w", name="w.pt")
+    )
+    Prediction.objects.create(version=version, question=collection[0], answer="no",
+                              confidence=0.9, top3=[])  # fmt: skip
+    return run, version
+
+
+def test_runs_versions_and_predictions_have_list_and_detail_pages(admin_client_, loop_rows):
+    from annotator.models import ModelVersion, Prediction, TrainingRun
+
+    for model in (TrainingRun, ModelVersion, Prediction):
+        assert admin_client_.get(admin_url(model)).status_code == 200
+        row = model.objects.first()
+        assert admin_client_.get(admin_url(model, "change", row.pk)).status_code == 200
+    page = admin_client_.get(admin_url(TrainingRun)).content.decode()
+    assert "epoch 3/30, loss 1.500" in page and "Retrain now" in page
+
+
+def test_retrain_now_queues_one_run(admin_client_, db, catalogue):
+    from annotator.models import TrainingRun
+
+    url = reverse("admin:annotator_trainingrun_retrain")
+    assert admin_client_.get(url).status_code == 405
+    page = admin_client_.post(url, follow=True).content.decode()
+    assert "Queued training run" in page
+    page = admin_client_.post(url, follow=True).content.decode()
+    assert "already queued or running" in page
+    assert TrainingRun.objects.count() == 1
+    assert TrainingRun.objects.get().trigger == TrainingRun.Trigger.ADMIN
+
+
+def test_reviewers_cannot_start_a_run(client, reviewer):
+    from annotator.models import TrainingRun
+
+    client.force_login(reviewer)
+    client.post(reverse("admin:annotator_trainingrun_retrain"))
+    assert not TrainingRun.objects.exists()
+
+
+def test_failed_features_can_be_extracted_again(admin_client_, video):
+    from annotator.models import FeatureStatus
+
+    Video.objects.filter(pk=video.pk).update(feature_status="failed", feature_error="no audio")
+    response = admin_client_.get(admin_url(Video), {"feature_status": "failed"})
+    assert list(response.context["cl"].result_list) == [video]
+    admin_client_.post(
+        admin_url(Video), {"action": "features_retry", "_selected_action": [video.pk]}
+    )
+    video.refresh_from_db()
+    assert (video.feature_status, video.feature_error) == (FeatureStatus.PENDING, "")
