@@ -3,7 +3,8 @@
 Migrates and seeds a fresh var/ folder, starts `manage.py runlocal` (runserver, a Celery
 worker, the gpu worker and beat), signs an annotator in, opens Ask and fetches its video, waits
 for beat to send the prune task through the file broker to the worker, which deletes a stale
-viewing, and for the gpu worker to extract the demo video's features.
+viewing, for the gpu worker to extract the demo videos' features, and, after "retrain now" on
+a few accepted pairs, for model v1 and its predictions.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def free_port() -> int:
 def local_env(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(AVQA_VAR_DIR=str(tmp_path / "var"), DJANGO_DEBUG="true")
-    env.update(WATCH_PRUNE_INTERVAL_SECONDS="1")
+    env.update(WATCH_PRUNE_INTERVAL_SECONDS="1", TRAIN_EPOCHS="2", TRAIN_MIN_PAIRS="1")
     return env
 
 
@@ -49,7 +50,7 @@ def manage(env, *args: str) -> str:
 
 def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
     manage(local_env, "migrate", "--noinput")
-    seeded = manage(local_env, "seed_demo", "--videos", "1", "--annotators", "1", "--seconds", "40")
+    seeded = manage(local_env, "seed_demo", "--videos", "2", "--annotators", "1", "--seconds", "40")
     password = re.search(r"annotator\s+annotator1\s+(\S+)", seeded).group(1)
     manage(
         local_env, "shell", "-c",
@@ -58,7 +59,7 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
         "from django.contrib.auth.models import User;"
         "then = timezone.now() - timedelta(days=3);"
         "WatchSession.objects.create(annotator=User.objects.get(username='annotator1'),"
-        " video=Video.objects.get(), started_at=then, last_heartbeat_at=then)",
+        " video=Video.objects.get(avqa_id='demo0001'), started_at=then, last_heartbeat_at=then)",
     )  # fmt: skip
 
     port = free_port()
@@ -85,7 +86,7 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
         with browser.open(request, timeout=10) as response:
             home = response.read().decode()
         assert "Hello, annotator1" in home
-        assert "<strong>1</strong> video you can ask about" in home
+        assert "<strong>2</strong> videos you can ask about" in home
 
         with browser.open(f"{base}/ask/", timeout=10) as response:
             ask_page = response.read().decode()
@@ -106,12 +107,33 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
         def features_ready():
             # seed_demo queued the extraction; the gpu worker, with its token and no database
             # settings, did it through the worker API.
-            query = "select feature_status from annotator_video"
-            return database.execute(query).fetchone()[0] == "ready"
+            query = "select count(*) from annotator_video where feature_status = 'ready'"
+            return database.execute(query).fetchone()[0] == 2
 
-        wait_until(features_ready, timeout=120)
+        wait_until(features_ready, timeout=180)
+
+        # Accepted pairs on the training video (demo0002), then "retrain now": the gpu worker
+        # trains through the file broker and posts model v1 and its predictions back.
+        manage(
+            local_env, "shell", "-c",
+            "from annotator import modelloop; from annotator.models import *;"
+            "from django.contrib.auth.models import User;"
+            "video = Video.objects.get(avqa_id='demo0002');"
+            "author = User.objects.get(username='annotator1');"
+            "[Question.objects.create(video=video, template_id=t, slot_values=s, author=author,"
+            " status='accepted', accepted_answer=Answer.objects.get(text=a)) for t, s, a in"
+            " [(1, ['cello'], 'yes'), (2, [], 'two'), (3, ['cello', 'violin'], 'no')]];"
+            "modelloop.retrain_now(requested_by=None)",
+        )  # fmt: skip
+
+        def model_with_predictions():
+            versions = database.execute("select count(*) from annotator_modelversion")
+            predictions = database.execute("select count(*) from annotator_prediction")
+            return versions.fetchone()[0] == 1 and predictions.fetchone()[0] == 3
+
+        wait_until(model_with_predictions, timeout=240)
         database.close()
     finally:
         output = processes.stop(server)
     assert "celery@" in output and "beat: Starting" in output
-    assert "gpu.extract_features" in output and "succeeded" in output
+    assert "gpu.extract_features" in output and "gpu.train" in output
