@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from PIL import Image
 
 from annotator import errors, selectors, services
-from annotator.models import ModelVersion, Prediction, Video
+from annotator.models import ModelVersion, Prediction, TrainingRun, Video
 from qa_model.features import DEFAULT_SECONDS, FeatureError, decode_frames
 
 PAGE_SIZE = 50
@@ -191,5 +191,6 @@ def review_model(request: HttpRequest) -> HttpResponse:
     ]
     return render(request, "annotator/review/model.html", {
         "versions": versions, "columns": columns, "rows": rows, "chart": _chart(versions),
+        "runs": TrainingRun.objects.order_by("-id")[:5],
         "admin_runs": reverse("admin:annotator_trainingrun_changelist"),
     })  # fmt: skip

@@ -183,3 +183,13 @@ class TestModelPage:
         html = page.content.decode()
         assert html.count("<polyline") == 4 and "v2 (active)" in html
         assert "55%" in html and "40%" in html
+
+
+def test_the_model_page_shows_a_running_runs_progress(staff, db):
+    run = TrainingRun.objects.create(trigger=TrainingRun.Trigger.ADMIN, accepted_pairs=0)
+    modelloop.training_run_claim(run)
+    progress = {"stage": "qa", "epoch": 4, "epochs": 30, "loss": 2.5, "val_accuracy": 0.41}
+    modelloop.training_run_progress(run, progress)
+    html = staff.get(reverse("review-model")).content.decode()
+    assert f"Run {run.pk} · <b>running</b>" in html
+    assert "epoch 4/30 · loss 2.500 · val 41%" in html
