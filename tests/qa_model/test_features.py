@@ -110,7 +110,10 @@ def test_a_video_without_sound_gets_silent_audio_features_and_a_warning(
         extractor.extract([("silent", silent)], tmp_path / "out")
     assert "silent.mp4: no audio stream" in caplog.text
     audio = load_features(tmp_path / "out" / "silent.npz")["audio"]
-    assert (audio == audio[0]).all(), "every segment has the features of silence"
+    # Every segment has the features of silence: equal rows, up to the last bit of float16
+    # (a batched matmul may round rows differently depending on how threads split it).
+    audio = audio.astype(np.float32)
+    np.testing.assert_allclose(audio, np.broadcast_to(audio[0], audio.shape), rtol=2e-3, atol=2e-3)
 
 
 def test_a_file_without_pictures_is_refused(extractor, tmp_path):
