@@ -3,13 +3,19 @@ admin shows them read-only and offers review actions that call `question_review`
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from annotator import errors, modelloop, services
+from annotator.export import dataset_export
 from annotator.models import (
     LIVE_STATUSES,
     Answer,
@@ -149,8 +155,28 @@ class QuestionAdmin(admin.ModelAdmin):
         _review_action(services.REOPEN, "Reopen for a fresh round of votes"),
     )
 
+    change_list_template = "admin/annotator/question/change_list.html"
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def get_urls(self):
+        export = self.admin_site.admin_view(self.export_dataset)
+        own = path("export/", export, name="annotator_question_export")
+        return [own, *super().get_urls()]
+
+    def export_dataset(self, request: HttpRequest) -> HttpResponse:
+        """The accepted pairs as a MUSIC-AVQA dataset: a zip of the split files and manifest."""
+        dataset = dataset_export()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, content in dataset.files().items():
+                archive.writestr(name, content)
+            archive.writestr("manifest.json", json.dumps(dataset.manifest(), indent=2) + "\n")
+        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="avqa-export-{stamp}.zip"'
+        return response
 
 
 @admin.register(Vote)

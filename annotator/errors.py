@@ -164,3 +164,10 @@ class NotClaimed(RuleViolation):
 class PredictionsInvalid(RuleViolation):
     rule = "model loop"
     status_code = 400
+
+
+class ImportInvalid(RuleViolation):
+    """A dataset file that cannot be imported at all (missing, not JSON, not a list)."""
+
+    rule = "import"
+    status_code = 400

@@ -11,12 +11,17 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
+from django.utils import timezone
 
 from annotator.models import Question, QuestionStatus
 from qa_model import data
 from qa_model.data import SPLITS, Record
+from qa_model.files import atomic_write
+
+MANIFEST_FORMAT = "avqa-platform-export/1"
 
 
 def split_of(video_id: str) -> str:
@@ -56,6 +61,36 @@ class Dataset:
     def counts(self) -> dict[str, dict]:
         """Pairs, videos and pairs per "Modality/Type" in each split."""
         return {split: _counts(records) for split, records in self.splits.items()}
+
+    def files(self) -> dict[str, bytes]:
+        """The export's files: avqa-{split}.json as MUSIC-AVQA ships them (a JSON list of
+        records), in question-id order, so equal data gives byte-identical files."""
+        return {
+            f"avqa-{split}.json": json.dumps(
+                [record.to_json() for record in self.splits[split]], indent=1
+            ).encode()
+            for split in SPLITS
+        }
+
+    def manifest(self) -> dict:
+        return {
+            "format": MANIFEST_FORMAT,
+            "hash": self.hash,
+            "exported_at": timezone.now().isoformat(timespec="seconds"),
+            "split_ratios": dict(zip(SPLITS, settings.SPLIT_RATIOS, strict=True)),
+            "counts": self.counts(),
+        }
+
+    def write(self, out_dir: Path) -> dict:
+        """Write the split files and manifest.json (last, each file atomically): a reader that
+        finds the manifest finds the records it describes."""
+        for name, content in self.files().items():
+            with atomic_write(out_dir / name) as temporary:
+                temporary.write_bytes(content)
+        manifest = self.manifest()
+        with atomic_write(out_dir / "manifest.json") as temporary:
+            temporary.write_text(json.dumps(manifest, indent=2) + "\n")
+        return manifest
 
     def to_json(self) -> dict:
         return {

@@ -279,6 +279,7 @@ class StatusChange(models.Model):
         CREATED = "created"
         VOTES = "votes", "crowd votes"
         REVIEW = "review", "reviewer"
+        IMPORT = "import", "dataset import"
 
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="history")
     from_status = models.CharField(max_length=16, choices=QuestionStatus.choices, blank=True)
