@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import zipfile
+from pathlib import Path
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from annotator import errors, modelloop, services
+from annotator import errors, modelloop, services, video_import
 from annotator.export import dataset_export
 from annotator.models import (
     LIVE_STATUSES,
@@ -50,15 +55,50 @@ class VideoAdmin(admin.ModelAdmin):
         "avqa_id",
         "title",
         "duration_seconds",
+        "ensemble",
         "live_questions",
         "accepted",
         "feature_status",
         "is_active",
     )
-    list_filter = ("is_active", "feature_status")
-    search_fields = ("avqa_id", "title")
-    readonly_fields = ("created_at", "feature_status", "feature_error", "feature_updated_at")
+    list_filter = ("is_active", "feature_status", "ensemble")
+    search_fields = ("avqa_id", "title", "instruments", "source_name")
+    readonly_fields = (
+        "created_at", "feature_status", "feature_error", "feature_updated_at", "source_hash",
+        "source_name", "clip_start_seconds",
+    )  # fmt: skip
     actions = ("features_retry",)
+    change_list_template = "admin/annotator/video/change_list.html"
+    # A source URL typed without a scheme means https (Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_urls(self):
+        upload = self.admin_site.admin_view(self.upload)
+        return [path("upload/", upload, name="annotator_video_upload"), *super().get_urls()]
+
+    def upload(self, request: HttpRequest) -> HttpResponse:
+        """Upload video files: each goes through the same import as `manage.py import_videos`."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            uploads = request.FILES.getlist("files")
+            if not uploads:
+                self.message_user(request, "Choose at least one file.", messages.WARNING)
+            with tempfile.TemporaryDirectory() as folder:
+                for upload in uploads:
+                    target = Path(folder) / Path(upload.name).name
+                    with target.open("wb") as out:
+                        for chunk in upload.chunks():
+                            out.write(chunk)
+                    outcome = video_import.import_file(
+                        target, random_offsets=bool(request.POST.get("random_offsets"))
+                    )
+                    level = messages.ERROR if outcome.error else messages.SUCCESS
+                    self.message_user(request, outcome.line(), level)
+            return HttpResponseRedirect(reverse("admin:annotator_video_changelist"))
+        context = {**self.admin_site.each_context(request), "title": "Upload videos",
+                   "opts": self.model._meta}  # fmt: skip
+        return TemplateResponse(request, "admin/annotator/video/upload.html", context)
 
     @admin.action(description="Extract features again (failed or stale videos)")
     def features_retry(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:

@@ -33,6 +33,19 @@ class Video(models.Model):
         default=True, help_text="Inactive videos are offered to no one and take no submissions."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Where it came from (video_import.py): the source file's sha256 (duplicates are skipped),
+    # its name, and where in it this clip starts.
+    source_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    source_name = models.CharField(max_length=255, blank=True)
+    clip_start_seconds = models.FloatField(default=0.0)
+    # Optional metadata, edited in the admin.
+    instruments = models.CharField(
+        max_length=300, blank=True, help_text="Instruments present, comma-separated."
+    )
+    ensemble = models.CharField(
+        max_length=16, blank=True, choices=[("solo", "solo"), ("ensemble", "ensemble")]
+    )
+    source_url = models.URLField(blank=True)
     # Written by the gpu worker's extraction task through the worker API (modelloop.py).
     feature_status = models.CharField(
         max_length=16, choices=FeatureStatus.choices, default=FeatureStatus.PENDING

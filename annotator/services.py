@@ -52,12 +52,13 @@ def _answer_get(text: str) -> Answer:
 # --- Videos --------------------------------------------------------------------------------
 
 
-def video_create(*, avqa_id: str, source: Path, title: str = "") -> Video:
-    """Add a playable video (a video and an audio stream) to the collection."""
+def video_create(*, avqa_id: str, source: Path, title: str = "", **origin: object) -> Video:
+    """Add a playable video (a video and an audio stream) to the collection. `origin` holds
+    where it came from (source_hash, source_name, clip_start_seconds), as video_import sets."""
     info = media.probe(source)
     if not info.has_video or not info.has_audio or info.duration_seconds <= 0:
         raise media.MediaError(f"{source.name}: needs a video stream, an audio stream and a length")
-    video = Video(avqa_id=avqa_id, title=title, duration_seconds=info.duration_seconds)
+    video = Video(avqa_id=avqa_id, title=title, duration_seconds=info.duration_seconds, **origin)
     with source.open("rb") as handle:
         video.file.save(f"{avqa_id}{source.suffix}", File(handle), save=False)
     try:

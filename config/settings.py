@@ -189,6 +189,16 @@ MAX_VOTES = env_int("MAX_VOTES", 5, minimum=2)
 if max(ACCEPT_VOTES, INVALID_VOTES) > MAX_VOTES:
     raise ImproperlyConfigured("MAX_VOTES must be at least ACCEPT_VOTES and INVALID_VOTES")
 
+# --- Video import (annotator/video_import.py) --------------------------------------------------
+# Files larger or longer than these are refused before anything is written; clips shorter than
+# VIDEO_MIN_SECONDS are refused (the watch gate needs 30 s; the paper's clips are 60 s).
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 4 * 1024**3, minimum=1)
+IMPORT_MAX_SECONDS = env_float("IMPORT_MAX_SECONDS", 4 * 3600.0, minimum=1.0)
+VIDEO_MIN_SECONDS = env_float("VIDEO_MIN_SECONDS", 40.0, minimum=1.0)
+CLIP_SECONDS = env_float("CLIP_SECONDS", 60.0, minimum=1.0)
+# Clips taller than this are scaled down when an import transcodes them.
+IMPORT_MAX_HEIGHT = env_int("IMPORT_MAX_HEIGHT", 720, minimum=64)
+
 # --- The model in the loop (issue 5) ---------------------------------------------------------
 # How often beat checks whether to retrain, and how many accepted pairs must have arrived since
 # the last model version before it does (an admin's "retrain now" needs none).

@@ -119,3 +119,97 @@ def _encode(
             block.time_base = Fraction(1, sample_rate)
             container.mux(sound.encode(block))
         container.mux(sound.encode(None))
+
+
+# --- cutting and transcoding ---------------------------------------------------------------
+
+BROWSER_VIDEO_CODECS = ("h264",)
+BROWSER_AUDIO_CODECS = ("aac",)
+
+
+def browser_playable(path: str | os.PathLike, info: MediaInfo) -> bool:
+    """An MP4 of H.264 video and AAC audio plays in every browser as it is."""
+    return (
+        Path(path).suffix.lower() in (".mp4", ".m4v")
+        and info.video_codec in BROWSER_VIDEO_CODECS
+        and info.audio_codec in BROWSER_AUDIO_CODECS
+    )
+
+
+def transcode_clip(
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    *,
+    start: float = 0.0,
+    duration: float | None = None,
+    max_height: int = 720,
+    audio_rate: int = 44100,
+) -> Path:
+    """Cut [start, start + duration) out of `source` as an H.264 + AAC MP4 (stereo, faststart),
+    streaming frame by frame (a long video is never held in memory); scaled down to
+    `max_height` when taller. Written atomically; MediaError names the file."""
+    end = float("inf") if duration is None else start + duration
+    try:
+        with atomic_write(target) as temporary:
+            _transcode(str(source), str(temporary), start, end, max_height, audio_rate)
+    except (av.FFmpegError, OSError, ValueError) as error:
+        raise MediaError(f"{Path(source).name}: cannot be transcoded ({error})") from None
+    return Path(target)
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def _transcode(source: str, target: str, start: float, end: float, max_height: int, rate: int):
+    with (
+        av.open(source) as reader,
+        av.open(target, mode="w", format="mp4", options={"movflags": "+faststart"}) as writer,
+    ):
+        video_in = reader.streams.video[0]
+        audio_in = reader.streams.audio[0] if reader.streams.audio else None
+        fps = video_in.average_rate or Fraction(25)
+        height = video_in.codec_context.height
+        width = video_in.codec_context.width
+        if height > max_height:
+            width, height = _even(width * max_height / height), max_height
+        video_out = writer.add_stream("libx264", rate=fps)
+        video_out.width, video_out.height = _even(width), _even(height)
+        video_out.pix_fmt = "yuv420p"
+        video_out.options = {"preset": "veryfast", "crf": "23"}
+        audio_out = resampler = None
+        if audio_in is not None:
+            audio_out = writer.add_stream("aac", rate=rate, layout="stereo")
+            audio_out.time_base = Fraction(1, rate)
+            resampler = av.AudioResampler(format="fltp", layout="stereo", rate=rate)
+        if start > 0:
+            reader.seek(int(start * av.time_base), backward=True)
+        frames_written = samples_written = 0
+        streams = [s for s in (video_in, audio_in) if s is not None]
+        for packet in reader.demux(*streams):
+            for frame in packet.decode():
+                if frame.time is None or frame.time < start - 1e-6 or frame.time >= end:
+                    continue
+                if packet.stream is video_in:
+                    image = frame.reformat(
+                        width=video_out.width, height=video_out.height, format="yuv420p"
+                    )
+                    image.pts = frames_written
+                    image.time_base = Fraction(1, 1) / Fraction(fps)
+                    frames_written += 1
+                    writer.mux(video_out.encode(image))
+                else:
+                    frame.pts = None
+                    for chunk in resampler.resample(frame):
+                        chunk.pts = samples_written
+                        samples_written += chunk.samples
+                        writer.mux(audio_out.encode(chunk))
+        if not frames_written:
+            raise ValueError("no frames in the requested span")
+        writer.mux(video_out.encode(None))
+        if audio_out is not None:
+            for chunk in resampler.resample(None):
+                chunk.pts = samples_written
+                samples_written += chunk.samples
+                writer.mux(audio_out.encode(chunk))
+            writer.mux(audio_out.encode(None))
