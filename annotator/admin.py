@@ -19,10 +19,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from annotator import errors, modelloop, services, video_import
+from annotator import errors, modelloop, selectors, services, video_import
 from annotator.export import dataset_export
 from annotator.models import (
     LIVE_STATUSES,
+    Annotator,
     Answer,
     ModelVersion,
     Prediction,
@@ -182,7 +183,10 @@ def _review_action(action: str, description: str):
 @admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
     list_display = ("id", "video", "text", "author", "status", "accepted_answer", "created_at")
-    list_filter = ("status", "template__modality", "template__question_type", "template")
+    list_filter = (
+        "status", "template__modality", "template__question_type", "template",
+        ("video", admin.RelatedOnlyFieldListFilter),
+    )  # fmt: skip
     search_fields = ("video__avqa_id", "author__username", "template__text")
     list_select_related = ("video", "template", "author", "accepted_answer")
     readonly_fields = (
@@ -341,3 +345,66 @@ class PredictionAdmin(ReadOnlyAdmin):
     list_filter = ("version",)
     search_fields = ("question__video__avqa_id",)
     list_select_related = ("version", "question__template")
+
+
+# --- annotators and their quality ------------------------------------------------------------
+
+
+@admin.register(Annotator)
+class AnnotatorAdmin(admin.ModelAdmin):
+    list_display = (
+        "username", "is_active", "asked", "votes", "agreement", "invalid_rate",
+        "median_watch", "votes_per_hour", "date_joined",
+    )  # fmt: skip
+    list_filter = ("is_active",)
+    search_fields = ("username", "email")
+    fields = ("username", "email", "is_active", "date_joined", "last_login")
+    readonly_fields = ("username", "date_joined", "last_login")
+    actions = ("deactivate_and_discount",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Annotator]:
+        return selectors.annotators_with_counts(super().get_queryset(request))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # annotators sign up through accounts, not here
+
+    @admin.display(description="questions", ordering="asked")
+    def asked(self, annotator: Annotator) -> int:
+        return annotator.asked
+
+    @admin.display(description="votes", ordering="vote_count")
+    def votes(self, annotator: Annotator) -> int:
+        return annotator.vote_count
+
+    @admin.display(description="agrees with accepted")
+    def agreement(self, annotator: Annotator) -> str:
+        if not annotator.on_accepted:
+            return "—"
+        return f"{annotator.agreed / annotator.on_accepted:.0%} of {annotator.on_accepted}"
+
+    @admin.display(description="invalid flags")
+    def invalid_rate(self, annotator: Annotator) -> str:
+        return (
+            f"{annotator.invalid_flags / annotator.vote_count:.0%}" if annotator.vote_count else "—"
+        )
+
+    @admin.display(description="median watch (s)")
+    def median_watch(self, annotator: Annotator) -> str:
+        seconds = selectors.median_watch_seconds(annotator)
+        return "—" if seconds is None else f"{seconds:.0f}"
+
+    @admin.display(description="votes / hour")
+    def votes_per_hour(self, annotator: Annotator) -> str:
+        rate = selectors.votes_per_hour(annotator)
+        return "—" if rate is None else f"{rate:.0f}"
+
+    @admin.action(description="Deactivate, discount their votes and re-evaluate those questions")
+    def deactivate_and_discount(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for annotator in queryset:
+            outcome = services.annotator_deactivate(annotator=annotator, by=request.user)
+            self.message_user(
+                request,
+                f"{annotator}: {outcome['votes_discounted']} vote(s) discounted, "
+                f"{outcome['questions_changed']} question(s) changed, "
+                f"{outcome['questions_kept']} kept (reviewed, or their slot was taken).",
+            )

@@ -8,12 +8,28 @@ several rows live in `services.py`, under row locks.
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import Q
 
 from qa_model import catalogue
 
 ANNOTATORS_GROUP = "annotators"
+
+
+class AnnotatorManager(models.Manager):
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(groups__name=ANNOTATORS_GROUP)
+
+
+class Annotator(User):
+    """The people of the annotators group, for the admin's statistics and actions."""
+
+    objects = AnnotatorManager()
+
+    class Meta:
+        proxy = True
+        ordering = ["username"]
 
 
 class FeatureStatus(models.TextChoices):

@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -235,3 +246,48 @@ def prediction_for(question: Question, version: ModelVersion | None) -> Predicti
         if current:
             return current
     return predictions.order_by("-version__number").first()
+
+
+# --- annotator quality (staff) -------------------------------------------------------------
+
+
+def annotators_with_counts(queryset: QuerySet) -> QuerySet:
+    """Annotators with their questions asked, counted votes, invalid flags, and agreement with
+    the accepted answer of the questions they voted on (once those were accepted)."""
+    counted = Q(votes__discounted_at__isnull=True)
+    on_accepted = counted & Q(votes__question__status=QuestionStatus.ACCEPTED)
+    return queryset.annotate(
+        asked=Count("questions", distinct=True),
+        vote_count=Count("votes", filter=counted, distinct=True),
+        invalid_flags=Count("votes", filter=counted & Q(votes__invalid=True), distinct=True),
+        on_accepted=Count("votes", filter=on_accepted, distinct=True),
+        agreed=Count(
+            "votes",
+            filter=on_accepted & Q(votes__answer=F("votes__question__accepted_answer")),
+            distinct=True,
+        ),
+    )
+
+
+def median_watch_seconds(annotator: object) -> float | None:
+    """Median credited seconds of the viewings that unlocked a submission."""
+    seconds = sorted(
+        WatchSession.objects.filter(annotator=annotator, consumed_at__isnull=False).values_list(
+            "credited_seconds", flat=True
+        )
+    )
+    if not seconds:
+        return None
+    middle = len(seconds) // 2
+    return seconds[middle] if len(seconds) % 2 else (seconds[middle - 1] + seconds[middle]) / 2
+
+
+def votes_per_hour(annotator: object) -> float | None:
+    """Votes over the span from the first to the last one (at least one minute)."""
+    times = Vote.objects.filter(annotator=annotator).aggregate(
+        first=Min("created_at"), last=Max("created_at"), count=Count("id")
+    )
+    if not times["count"]:
+        return None
+    hours = max((times["last"] - times["first"]).total_seconds(), 60.0) / 3600
+    return times["count"] / hours

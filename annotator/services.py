@@ -398,3 +398,50 @@ def question_review(
             note=note,
         )
     return question
+
+
+# --- annotators ----------------------------------------------------------------------------
+
+
+def annotator_deactivate(*, annotator: object, by: object) -> dict[str, int]:
+    """Stop an annotator and take their votes out of the count: each question they voted on is
+    re-evaluated from the remaining votes (an acceptance their vote made may return to open).
+    A reviewer's decision stands, and a question whose template or slot was taken meanwhile is
+    left as it was rather than breaking Q2/Q3."""
+    _require_reviewer(by)
+    limits = Limits.from_settings()
+    changed = kept = 0
+    with transaction.atomic():
+        type(annotator).objects.filter(pk=annotator.pk).update(is_active=False)
+        votes = Vote.objects.filter(annotator=annotator).counted()
+        question_ids = sorted(set(votes.values_list("question_id", flat=True)))
+        discounted = votes.update(discounted_at=timezone.now())
+        for question_id in question_ids:
+            question = Question.objects.select_related("video").get(pk=question_id)
+            Video.objects.select_for_update().get(pk=question.video_id)
+            question = Question.objects.select_for_update().get(pk=question_id)
+            last = question.history.order_by("-id").first()
+            if last is not None and last.cause == StatusChange.Cause.REVIEW:
+                kept += 1
+                continue
+            counted = question.votes.counted().order_by("pk").values_list("answer__text", "invalid")
+            outcome = rules.vote_outcome([None if i else a for a, i in counted], limits)
+            current = question.accepted_answer.text if question.accepted_answer else None
+            if (outcome.status, outcome.answer) == (question.status, current):
+                continue
+            if question.status not in LIVE_STATUSES and outcome.status in LIVE_STATUSES:
+                try:
+                    _check_live_room(
+                        video=question.video, template=question.template, limits=limits
+                    )
+                except errors.RuleViolation:
+                    kept += 1
+                    continue
+            _status_set(
+                question, to_status=outcome.status,
+                answer=_answer_get(outcome.answer) if outcome.answer else None,
+                cause=StatusChange.Cause.VOTES, actor=by,
+                note=f"re-evaluated without the votes of {annotator}",
+            )  # fmt: skip
+            changed += 1
+    return {"votes_discounted": discounted, "questions_changed": changed, "questions_kept": kept}
