@@ -6,7 +6,9 @@ on the same querysets (`Question.objects.live()`, `.blocking()`) the services ch
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import (
@@ -21,8 +23,9 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 from django.http import Http404
+from django.utils import timezone
 
 from annotator import errors
 from annotator.models import (
@@ -36,6 +39,7 @@ from annotator.models import (
     Vote,
     WatchSession,
 )
+from qa_model import catalogue
 
 
 def is_annotator(user: object) -> bool:
@@ -291,3 +295,81 @@ def votes_per_hour(annotator: object) -> float | None:
         return None
     hours = max((times["last"] - times["first"]).total_seconds(), 60.0) / 3600
     return times["count"] / hours
+
+
+# --- the staff dashboard -------------------------------------------------------------------
+
+
+def daily_totals() -> tuple[list[str], list[int], list[int]]:
+    """Days, and the running totals of questions asked and pairs accepted by each day's end."""
+    asked = dict(
+        Question.objects.annotate(day=TruncDate("created_at")).values_list("day")
+        .annotate(n=Count("id")).values_list("day", "n")
+    )  # fmt: skip
+    accepted = dict(
+        Question.objects.filter(status=QuestionStatus.ACCEPTED, decided_at__isnull=False)
+        .annotate(day=TruncDate("decided_at")).values_list("day")
+        .annotate(n=Count("id")).values_list("day", "n")
+    )  # fmt: skip
+    days = sorted(set(asked) | set(accepted))
+    labels, asked_total, accepted_total = [], [], []
+    running_asked = running_accepted = 0
+    for day in days:
+        running_asked += asked.get(day, 0)
+        running_accepted += accepted.get(day, 0)
+        labels.append(day.isoformat())
+        asked_total.append(running_asked)
+        accepted_total.append(running_accepted)
+    return labels, asked_total, accepted_total
+
+
+def template_coverage() -> list[tuple[QuestionTemplate, int, float, float]]:
+    """(template, live questions, share of ours, share in the released validation split)."""
+    counts = dict(
+        Question.objects.live().values_list("template").annotate(n=Count("id"))
+        .values_list("template", "n")
+    )  # fmt: skip
+    total = sum(counts.values()) or 1
+    reference = catalogue.REFERENCE_TEMPLATE_COUNTS
+    reference_total = sum(reference.values())
+    return [
+        (template, counts.get(template.pk, 0), counts.get(template.pk, 0) / total,
+         reference[template.pk] / reference_total)
+        for template in QuestionTemplate.objects.order_by("pk")
+    ]  # fmt: skip
+
+
+def answer_priors() -> list[dict]:
+    """Per template, how its accepted answers are spread: a template whose top answer takes
+    most pairs is one a question-only model can answer without watching."""
+    rows = (
+        Question.objects.filter(status=QuestionStatus.ACCEPTED)
+        .values_list("template", "accepted_answer__text")
+        .annotate(n=Count("id"))
+    )
+    by_template: dict[int, list[tuple[str, int]]] = {}
+    for template_id, answer, count in rows:
+        by_template.setdefault(template_id, []).append((answer, count))
+    priors = []
+    for template in QuestionTemplate.objects.filter(pk__in=by_template).order_by("pk"):
+        answers = sorted(by_template[template.pk], key=lambda item: -item[1])
+        total = sum(count for _, count in answers)
+        priors.append({
+            "template": template, "total": total,
+            "top": [(answer, count / total) for answer, count in answers[:3]],
+            "top_share": answers[0][1] / total,
+        })  # fmt: skip
+    return priors
+
+
+def throughput(days: int = 7) -> list[tuple[str, int, int]]:
+    """(annotator, questions, votes) over the last `days` days, busiest first."""
+    since = timezone.now() - timedelta(days=days)
+    asked = Counter(
+        Question.objects.filter(created_at__gte=since).values_list("author__username", flat=True)
+    )
+    voted = Counter(
+        Vote.objects.filter(created_at__gte=since).values_list("annotator__username", flat=True)
+    )
+    people = sorted(set(asked) | set(voted), key=lambda name: (-(asked[name] + voted[name]), name))
+    return [(name, asked[name], voted[name]) for name in people]

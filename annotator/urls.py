@@ -15,5 +15,6 @@ urlpatterns = [
     path("review/questions/<int:pk>/", views.review_question, name="review-question"),
     path("review/videos/<int:pk>/frames/<int:second>.jpg", views.review_frame, name="review-frame"),
     path("review/model/", views.review_model, name="review-model"),
+    path("review/dashboard/", views.dashboard, name="dashboard"),
     path("api/", include("annotator.api.urls")),
 ]

@@ -177,3 +177,13 @@ TEMPLATES: tuple[TemplateSpec, ...] = (
 )  # fmt: skip
 
 TEMPLATES_BY_TEXT: dict[str, TemplateSpec] = {spec.text: spec for spec in TEMPLATES}
+
+# Questions per template in the released MUSIC-AVQA validation split (4,568 records): the
+# reference distribution the platform's coverage is compared with. A test recounts it from the
+# real split (tests/fixtures/avqa-val.json).
+REFERENCE_TEMPLATE_COUNTS: dict[int, int] = {
+    1: 168, 2: 190, 3: 153, 4: 140, 5: 86, 6: 69, 7: 139, 8: 123, 9: 162, 10: 176, 11: 151,
+    12: 194, 13: 133, 14: 135, 15: 133, 16: 143, 17: 219, 18: 143, 19: 139, 20: 148, 21: 203,
+    22: 110, 23: 134, 24: 176, 25: 41, 26: 103, 27: 161, 28: 122, 29: 163, 30: 102, 31: 84,
+    32: 53, 33: 172,
+}  # fmt: skip

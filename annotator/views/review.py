@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from PIL import Image
 
-from annotator import errors, selectors, services
+from annotator import charts, errors, selectors, services
 from annotator.models import ModelVersion, Prediction, TrainingRun, Video
 from qa_model.features import DEFAULT_SECONDS, FeatureError, decode_frames
 
@@ -147,37 +147,15 @@ def review_frame(request: HttpRequest, pk: int, second: int) -> HttpResponse:
 # --- the model page --------------------------------------------------------------------------
 
 _CHART_SERIES = ("A avg", "V avg", "AV avg", "All")
-_CHART_COLOURS = ("#1b6ca8", "#d1495b", "#2e8540", "#222222")
 
 
-def _chart(versions: list[ModelVersion], width: int = 640, height: int = 240) -> dict:
-    """An SVG line chart of per-modality accuracy across versions, drawn on the server."""
-    pad = 36
-    numbers = [v.number for v in versions]
-    span = max(numbers) - min(numbers) if len(numbers) > 1 else 1
-
-    def x(number: int) -> float:
-        return pad + (number - min(numbers)) / span * (width - 2 * pad) if numbers else pad
-
-    def y(value: float) -> float:
-        return height - pad - value * (height - 2 * pad)
-
-    lines = []
-    for name, colour in zip(_CHART_SERIES, _CHART_COLOURS, strict=True):
-        points = [
-            (x(v.number), y(v.metrics["columns"][name]))
-            for v in versions
-            if (v.metrics.get("columns") or {}).get(name) is not None
-        ]
-        lines.append({
-            "name": name, "colour": colour,
-            "points": " ".join(f"{px:.1f},{py:.1f}" for px, py in points),
-            "dots": points,
-        })  # fmt: skip
-    grid = [{"y": y(t / 4), "label": f"{t * 25}%"} for t in range(5)]
-    ticks = [{"x": x(n), "label": f"v{n}"} for n in numbers]
-    return {"width": width, "height": height, "lines": lines, "grid": grid, "ticks": ticks,
-            "pad": pad}  # fmt: skip
+def _accuracy_chart(versions: list[ModelVersion]) -> str:
+    """Accuracy per modality and overall on the held-out split, across versions."""
+    series = {
+        name: [(v.metrics.get("columns") or {}).get(name) for v in versions]
+        for name in _CHART_SERIES
+    }
+    return charts.line_chart([f"v{v.number}" for v in versions], series, percent=True)
 
 
 @reviewer_required
@@ -190,7 +168,9 @@ def review_model(request: HttpRequest) -> HttpResponse:
         for v in reversed(versions)
     ]
     return render(request, "annotator/review/model.html", {
-        "versions": versions, "columns": columns, "rows": rows, "chart": _chart(versions),
+        "queues": QUEUES, "page_name": "model",
+        "versions": versions, "columns": columns, "rows": rows,
+        "chart": _accuracy_chart(versions) if versions else "",
         "runs": TrainingRun.objects.order_by("-id")[:5],
         "admin_runs": reverse("admin:annotator_trainingrun_changelist"),
     })  # fmt: skip

@@ -65,3 +65,15 @@ def test_the_real_validation_split_fits_the_catalogue(records):
             assert value in catalogue.SLOT_VALUES[slot], record
         assert record["anser"] in spec.answers, record
     assert used == set(range(1, 34)), "every template occurs in the real split"
+
+
+def test_the_reference_distribution_is_that_of_the_real_validation_split():
+    import collections
+    import json
+    from pathlib import Path
+
+    from qa_model.catalogue import REFERENCE_TEMPLATE_COUNTS, TEMPLATES_BY_TEXT
+
+    records = json.loads((Path(__file__).parents[1] / "fixtures" / "avqa-val.json").read_text())
+    counts = collections.Counter(TEMPLATES_BY_TEXT[r["question_content"]].number for r in records)
+    assert dict(counts) == REFERENCE_TEMPLATE_COUNTS

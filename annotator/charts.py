@@ -1,0 +1,87 @@
+"""Small SVG charts drawn on the server (no chart library, no CDN): lines over an axis of labels,
+and horizontal bars with an optional reference mark."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+
+COLOURS = ("#1b6ca8", "#d1495b", "#2e8540", "#222222", "#8e6c8a", "#e08e0b")
+
+
+def line_chart(
+    labels: Sequence[str],
+    series: dict[str, Sequence[float | None]],
+    *,
+    percent: bool = False,
+    width: int = 640,
+    height: int = 240,
+) -> SafeString:
+    """One line per series over `labels` (e.g. versions or days); None leaves a gap."""
+    pad = 40
+    values = [v for points in series.values() for v in points if v is not None]
+    top = 1.0 if percent else max(values or [1]) or 1
+    span = max(len(labels) - 1, 1)
+
+    def x(index: int) -> float:
+        return pad + index / span * (width - 2 * pad)
+
+    def y(value: float) -> float:
+        return height - pad - value / top * (height - 2 * pad)
+
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img">']
+    for tick in range(5):
+        value = top * tick / 4
+        label = f"{value:.0%}" if percent else f"{value:.0f}"
+        parts.append(
+            f'<line x1="{pad}" x2="{width}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
+            f'stroke="#e3e6ec"/><text x="2" y="{y(value):.1f}" font-size="10" dy="3">{label}</text>'
+        )
+    step = max(1, len(labels) // 8)
+    for index, label in enumerate(labels):
+        if index % step == 0 or index == len(labels) - 1:
+            parts.append(
+                f'<text x="{x(index):.1f}" y="{height - 8}" font-size="10" '
+                f'text-anchor="middle">{escape(label)}</text>'
+            )
+    legend = []
+    for (name, points), colour in zip(series.items(), COLOURS, strict=False):
+        coordinates = [(x(i), y(v)) for i, v in enumerate(points) if v is not None]
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in coordinates)
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
+        parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.5" fill="{colour}"/>'
+                  for px, py in coordinates]  # fmt: skip
+        legend.append(f'<span style="color: {colour}">■ {escape(name)}</span>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts) + f'<p class="legend">{" ".join(legend)}</p>')
+
+
+def bar_chart(
+    rows: Sequence[tuple[str, float, float | None]], *, percent: bool = True, width: int = 640
+) -> SafeString:
+    """Horizontal bars (label, value, reference): a reference draws a dark tick on the bar."""
+    bar, gap, label_width = 14, 4, 220
+    height = len(rows) * (bar + gap) + gap
+    top = 1.0 if not rows else max(max(v, r or 0) for _, v, r in rows) or 1.0
+    scale = (width - label_width - 60) / top
+    parts = [f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="img">']
+    for index, (label, value, reference) in enumerate(rows):
+        top_y = gap + index * (bar + gap)
+        shown = f"{value:.1%}" if percent else f"{value:g}"
+        length = value * scale
+        parts.append(format_html(
+            '<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>'
+            '<rect x="{}" y="{}" width="{}" height="{}" fill="#1b6ca8"/>'
+            '<text x="{}" y="{}" font-size="10">{}</text>',
+            label_width - 6, top_y + bar - 3, label, label_width, top_y, f"{length:.1f}", bar,
+            f"{label_width + length + 4:.1f}", top_y + bar - 3, shown,
+        ))  # fmt: skip
+        if reference is not None:
+            parts.append(
+                f'<rect x="{label_width + reference * scale - 1:.1f}" y="{top_y - 1}" '
+                f'width="2" height="{bar + 2}" fill="#222"/>'
+            )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
