@@ -13,7 +13,9 @@ from annotator.models import LIVE_STATUSES, Question, QuestionStatus, Video
 from annotator.views.review import QUEUES, reviewer_required
 from qa_model.catalogue import TABLE2_TYPES
 
-PRIOR_WARNING = 0.7  # a template whose top answer takes more than this is flagged
+# A template whose top answer takes more than this share of at least this many pairs is flagged.
+PRIOR_WARNING = 0.7
+PRIOR_MIN_PAIRS = 10
 
 
 def _type_coverage(coverage: list) -> list[tuple[str, float, float]]:
@@ -33,6 +35,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     days, asked, accepted = selectors.daily_totals()
     coverage = selectors.template_coverage()
     priors = selectors.answer_priors()
+    for prior in priors:
+        prior["flagged"] = prior["total"] >= PRIOR_MIN_PAIRS and prior["top_share"] > PRIOR_WARNING
     people = selectors.throughput()
     totals = Question.objects.aggregate(
         live=Count("id", filter=Q(status__in=LIVE_STATUSES)),
@@ -48,9 +52,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ) if days else "",
         "type_chart": charts.bar_chart(_type_coverage(coverage)),
         "template_chart": charts.bar_chart(
-            [(f"{t.pk}. {t.text[:32]}", share, ref) for t, _, share, ref in coverage]
+            [(f"{t.pk}. {t.text[:28]}", share, ref) for t, _, share, ref in coverage]
         ),
-        "priors": priors, "prior_warning": PRIOR_WARNING,
+        "priors": priors, "prior_warning": PRIOR_WARNING, "prior_min_pairs": PRIOR_MIN_PAIRS,
         "throughput_chart": charts.bar_chart(
             [(name, q + v, None) for name, q, v in people[:25]], percent=False
         ) if people else "",

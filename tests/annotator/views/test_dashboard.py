@@ -29,7 +29,16 @@ def test_staff_see_every_chart(client, reviewer, work):
     assert html.count("<svg") == 4  # progress, types, templates, throughput
     assert "questions asked" in html and "pairs accepted" in html
     assert "Audio / Counting" in html
-    assert "⚠ prior" in html  # template 1: "yes" takes all of its pairs
+    assert "⚠ prior" not in html  # template 1 is all "yes", but on 2 pairs only
+
+
+def test_a_strong_prior_is_flagged(client, reviewer, work, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.modules["annotator.views.dashboard"], "PRIOR_MIN_PAIRS", 2)
+    client.force_login(reviewer)
+    html = client.get(reverse("dashboard")).content.decode()
+    assert html.count("⚠ prior") == 1  # template 1: "yes" takes all of its 2 pairs
 
 
 def test_annotators_get_404(client, annotator):
