@@ -141,7 +141,7 @@ class AnswerAdmin(ReadOnlyAdmin):
 
 class VoteInline(admin.TabularInline):
     model = Vote
-    fields = ("annotator", "answer", "invalid", "created_at", "discounted_at")
+    fields = ("annotator", "answer", "invalid", "gold_check", "created_at", "discounted_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -184,20 +184,42 @@ def _review_action(action: str, description: str):
 class QuestionAdmin(admin.ModelAdmin):
     list_display = ("id", "video", "text", "author", "status", "accepted_answer", "created_at")
     list_filter = (
-        "status", "template__modality", "template__question_type", "template",
-        ("video", admin.RelatedOnlyFieldListFilter),
+        "status", ("gold_since", admin.EmptyFieldListFilter), "template__modality",
+        "template__question_type", "template", ("video", admin.RelatedOnlyFieldListFilter),
     )  # fmt: skip
     search_fields = ("video__avqa_id", "author__username", "template__text")
     list_select_related = ("video", "template", "author", "accepted_answer")
     readonly_fields = (
         "video", "template", "slot_values", "author", "status", "accepted_answer",
-        "watch_session", "created_at", "decided_at",
+        "watch_session", "created_at", "decided_at", "gold_since",
     )  # fmt: skip
     inlines = (VoteInline, StatusChangeInline)
     actions = (
         _review_action(services.INVALIDATE, "Invalidate (reopens the slot and template)"),
         _review_action(services.REOPEN, "Reopen for a fresh round of votes"),
+        "gold_mark",
+        "gold_unmark",
     )
+
+    @admin.action(description="Make gold (offered again, unknowingly, to measure annotators)")
+    def gold_mark(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._gold(request, queryset, gold=True)
+
+    @admin.action(description="Stop being gold")
+    def gold_unmark(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._gold(request, queryset, gold=False)
+
+    def _gold(self, request: HttpRequest, queryset: QuerySet, *, gold: bool) -> None:
+        done = 0
+        for question in queryset:
+            try:
+                services.question_gold_set(reviewer=request.user, question=question, gold=gold)
+                done += 1
+            except errors.RuleViolation as refusal:
+                self.message_user(request, f"Question {question.pk}: {refusal}", messages.WARNING)
+        self.message_user(
+            request, f"{done} question(s) {'made gold' if gold else 'no longer gold'}."
+        )
 
     change_list_template = "admin/annotator/question/change_list.html"
 
@@ -353,7 +375,7 @@ class PredictionAdmin(ReadOnlyAdmin):
 @admin.register(Annotator)
 class AnnotatorAdmin(admin.ModelAdmin):
     list_display = (
-        "username", "is_active", "asked", "votes", "agreement", "invalid_rate",
+        "username", "is_active", "asked", "votes", "agreement", "gold", "invalid_rate",
         "median_watch", "votes_per_hour", "date_joined",
     )  # fmt: skip
     list_filter = ("is_active",)
@@ -381,6 +403,12 @@ class AnnotatorAdmin(admin.ModelAdmin):
         if not annotator.on_accepted:
             return "—"
         return f"{annotator.agreed / annotator.on_accepted:.0%} of {annotator.on_accepted}"
+
+    @admin.display(description="gold accuracy")
+    def gold(self, annotator: Annotator) -> str:
+        correct, checks = selectors.gold_accuracy(annotator)
+        flag = " (below the bar: offered no work)" if selectors.below_gold_bar(annotator) else ""
+        return f"{correct / checks:.0%} of {checks}{flag}" if checks else "—"
 
     @admin.display(description="invalid flags")
     def invalid_rate(self, annotator: Annotator) -> str:

@@ -43,6 +43,7 @@ REVIEW_ACTION_UNKNOWN = "Unknown review action {action!r} (choose one of: {choic
 REVIEW_NEEDS_ANSWER = "Choose the answer to accept."
 REVIEW_KEEP_UNDECIDED = "Only an accepted or invalid question can be kept as it is."
 REVIEW_NO_CHANGE = "This question is already {status}."
+GOLD_NOT_ACCEPTED = "Only an accepted question can be gold."
 
 # The model loop (annotator/modelloop.py): refusals met by admins and the gpu worker.
 RUN_ACTIVE = "A training run is already queued or running; wait for it to finish."

@@ -214,6 +214,9 @@ class Question(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Set when staff make an accepted question gold: it is offered again to annotators, who do
+    # not know it, and their answers measure them against the accepted one.
+    gold_since = models.DateTimeField(null=True, blank=True)
 
     objects = QuestionQuerySet.as_manager()
 
@@ -241,6 +244,10 @@ class Question(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=QuestionStatus.values), name="question_status_known"
             ),
+            models.CheckConstraint(
+                condition=Q(gold_since__isnull=True) | Q(status=QuestionStatus.ACCEPTED),
+                name="gold_questions_are_accepted",
+            ),
         ]
         indexes = [models.Index(fields=["video", "status"]), models.Index(fields=["status"])]
 
@@ -258,8 +265,9 @@ class Question(models.Model):
 
 class VoteQuerySet(models.QuerySet):
     def counted(self) -> VoteQuerySet:
-        """Votes that count towards a decision (not discounted by a reviewer or a reopen)."""
-        return self.filter(discounted_at__isnull=True)
+        """Votes that count towards a decision: not discounted (by a reviewer, a reopen or a
+        deactivation) and not a check against a gold question's known answer."""
+        return self.filter(discounted_at__isnull=True, gold_check=False)
 
 
 class Vote(models.Model):
@@ -272,6 +280,9 @@ class Vote(models.Model):
         Answer, on_delete=models.PROTECT, null=True, blank=True, related_name="votes"
     )
     invalid = models.BooleanField("flags the question invalid", default=False)
+    # Cast on a gold question (already accepted, offered again unknowingly): it measures the
+    # annotator against the known answer and never changes the question.
+    gold_check = models.BooleanField(default=False)
     watch_session = models.OneToOneField(
         WatchSession, on_delete=models.PROTECT, null=True, blank=True, related_name="vote"
     )

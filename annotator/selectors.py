@@ -119,8 +119,11 @@ def next_video_to_ask(annotator: object, exclude: Iterable[int] = ()) -> Video |
     """The video this annotator should write a question for next.
 
     Videos with the fewest live questions first: spreading annotators over videos keeps them
-    from racing for the same last slot, and every video gets its first questions early.
+    from racing for the same last slot, and every video gets its first questions early. An
+    annotator under the gold-accuracy bar is offered nothing.
     """
+    if below_gold_bar(annotator):
+        return None
     return (
         videos_open_to_ask(annotator)
         .exclude(pk__in=list(exclude))
@@ -144,9 +147,13 @@ def next_question_to_answer(annotator: object, exclude: Iterable[int] = ()) -> Q
     """The question this annotator should answer next.
 
     Questions closest to a decision first (most counted votes), then the oldest, so pairs get
-    accepted rather than every question collecting a single vote.
+    accepted rather than every question collecting a single vote. While the annotator's share
+    of gold checks is under GOLD_SHARE, a gold question comes first, looking like any other.
+    An annotator under the gold-accuracy bar is offered nothing.
     """
-    return (
+    if below_gold_bar(annotator):
+        return None
+    question = (
         questions_open_to_answer(annotator)
         .exclude(pk__in=list(exclude))
         .annotate(counted_votes=Count("votes", filter=Q(votes__discounted_at__isnull=True)))
@@ -154,6 +161,39 @@ def next_question_to_answer(annotator: object, exclude: Iterable[int] = ()) -> Q
         .order_by("-counted_votes", "pk")
         .first()
     )
+    if question is None:
+        return None  # gold questions never make work appear where there is none
+    votes = Vote.objects.filter(annotator=annotator)
+    if votes.filter(gold_check=True).count() < settings.GOLD_SHARE * (votes.count() + 1):
+        gold = (
+            gold_open_to(annotator).exclude(pk__in=list(exclude))
+            .select_related("template", "video").order_by("gold_since", "pk").first()
+        )  # fmt: skip
+        return gold or question
+    return question
+
+
+def gold_open_to(annotator: object) -> QuerySet[Question]:
+    """Gold questions this annotator has not answered and did not ask."""
+    return (
+        Question.objects.filter(gold_since__isnull=False, video__is_active=True)
+        .exclude(author=annotator)
+        .exclude(votes__annotator=annotator)
+    )
+
+
+def gold_accuracy(annotator: object) -> tuple[int, int]:
+    """(correct, checks): the annotator's answers to gold questions against the known answer."""
+    checks = Vote.objects.filter(annotator=annotator, gold_check=True)
+    correct = checks.filter(answer=F("question__accepted_answer")).count()
+    return correct, checks.count()
+
+
+def below_gold_bar(annotator: object) -> bool:
+    if settings.GOLD_MIN_ACCURACY <= 0:
+        return False
+    correct, checks = gold_accuracy(annotator)
+    return checks >= settings.GOLD_MIN_CHECKS and correct / checks < settings.GOLD_MIN_ACCURACY
 
 
 def video_get(video_id: object) -> Video:
@@ -171,7 +211,10 @@ def question_get_for_vote(annotator: object, question_id: object) -> Question:
     reported exactly like a question that does not exist.
     """
     visible = Question.objects.filter(video__is_active=True).filter(
-        Q(status=QuestionStatus.OPEN) | Q(author=annotator) | Q(votes__annotator=annotator)
+        Q(status=QuestionStatus.OPEN)
+        | Q(gold_since__isnull=False)  # offered like open ones (so, answerable like them)
+        | Q(author=annotator)
+        | Q(votes__annotator=annotator)
     )
     try:
         return visible.select_related("template", "video").distinct().get(pk=int(question_id))

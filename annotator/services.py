@@ -266,12 +266,15 @@ def _status_set(
     # Conditional on the status we read: under the row lock this always matches; without it
     # (a caller that forgot the lock) the second of two deciders updates nothing and fails loudly
     # instead of accepting the question twice.
+    # Only an accepted question can be gold; leaving accepted ends it.
+    gold_since = question.gold_since if to_status == QuestionStatus.ACCEPTED else None
     updated = Question.objects.filter(pk=question.pk, status=from_status).update(
-        status=to_status, accepted_answer=answer, decided_at=decided_at
+        status=to_status, accepted_answer=answer, decided_at=decided_at, gold_since=gold_since
     )
     if updated != 1:
         raise RuntimeError(f"question {question.pk} changed status under a lock")
     question.status, question.accepted_answer, question.decided_at = to_status, answer, decided_at
+    question.gold_since = gold_since
     StatusChange.objects.create(
         question=question,
         from_status=from_status,
@@ -303,7 +306,8 @@ def vote_cast(
         video = Video.objects.get(pk=question.video_id)
         if not video.is_active:
             raise errors.VideoInactive(errors.VIDEO_INACTIVE)
-        if question.status != QuestionStatus.OPEN:
+        gold = question.gold_since is not None
+        if question.status != QuestionStatus.OPEN and not gold:
             raise errors.QuestionClosed(errors.QUESTION_CLOSED[question.status])
         if question.author_id == annotator.pk:
             raise errors.OwnQuestion(errors.OWN_QUESTION)
@@ -322,8 +326,10 @@ def vote_cast(
             answer=answer_row,
             invalid=invalid,
             watch_session=session,
+            gold_check=gold,
         )
-        _question_decide(question, actor=annotator, limits=limits)
+        if not gold:
+            _question_decide(question, actor=annotator, limits=limits)
     return vote
 
 
@@ -445,3 +451,16 @@ def annotator_deactivate(*, annotator: object, by: object) -> dict[str, int]:
             )  # fmt: skip
             changed += 1
     return {"votes_discounted": discounted, "questions_changed": changed, "questions_kept": kept}
+
+
+def question_gold_set(*, reviewer: object, question: Question, gold: bool) -> Question:
+    """Make an accepted question gold (offered again, unknowingly, to measure annotators), or
+    stop it being gold."""
+    _require_reviewer(reviewer)
+    with transaction.atomic():
+        question = Question.objects.select_for_update().get(pk=question.pk)
+        if gold and question.status != QuestionStatus.ACCEPTED:
+            raise errors.ReviewInvalid(errors.GOLD_NOT_ACCEPTED)
+        question.gold_since = (question.gold_since or timezone.now()) if gold else None
+        question.save(update_fields=["gold_since"])
+    return question

@@ -189,6 +189,14 @@ MAX_VOTES = env_int("MAX_VOTES", 5, minimum=2)
 if max(ACCEPT_VOTES, INVALID_VOTES) > MAX_VOTES:
     raise ImproperlyConfigured("MAX_VOTES must be at least ACCEPT_VOTES and INVALID_VOTES")
 
+# --- Gold questions (annotator quality) ----------------------------------------------------
+# Share of an annotator's answers spent on gold questions (accepted ones offered again).
+GOLD_SHARE = env_float("GOLD_SHARE", 0.1, minimum=0.0)
+# Annotators whose accuracy on at least GOLD_MIN_CHECKS gold questions falls below this are
+# offered no more work (0 turns the bar off).
+GOLD_MIN_ACCURACY = env_float("GOLD_MIN_ACCURACY", 0.0, minimum=0.0)
+GOLD_MIN_CHECKS = env_int("GOLD_MIN_CHECKS", 5, minimum=1)
+
 # --- Video import (annotator/video_import.py) --------------------------------------------------
 # Files larger or longer than these are refused before anything is written; clips shorter than
 # VIDEO_MIN_SECONDS are refused (the watch gate needs 30 s; the paper's clips are 60 s).

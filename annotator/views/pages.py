@@ -36,6 +36,7 @@ def home(request: HttpRequest) -> HttpResponse:
             questions_to_answer=selectors.questions_open_to_answer(user).count(),
             questions_asked=Question.objects.filter(author=user).count(),
             votes_cast=Vote.objects.filter(annotator=user).count(),
+            below_gold_bar=selectors.below_gold_bar(user),
         )
     return render(request, "annotator/home.html", context)
 
