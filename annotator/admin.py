@@ -9,6 +9,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -17,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from annotator import errors, modelloop, selectors, services, video_import
@@ -53,12 +55,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Video)
 class VideoAdmin(admin.ModelAdmin):
     list_display = (
+        "thumbnail",
         "avqa_id",
         "title",
         "duration_seconds",
         "ensemble",
         "live_questions",
         "accepted",
+        "invalid",
         "feature_status",
         "is_active",
     )
@@ -114,12 +118,23 @@ class VideoAdmin(admin.ModelAdmin):
             .annotate(
                 live_count=Count("questions", filter=Q(questions__status__in=LIVE_STATUSES)),
                 accepted_count=Count("questions", filter=Q(questions__status="accepted")),
+                invalid_count=Count("questions", filter=Q(questions__status="invalid")),
             )
         )
 
+    @admin.display(description="")
+    def thumbnail(self, video: Video) -> str:
+        # The frame the first segment's features come from (served to staff, cached).
+        url = reverse("review-frame", args=[video.pk, 0])
+        return format_html('<img src="{}" width="64" height="64" alt="" loading="lazy">', url)
+
     @admin.display(description="live questions", ordering="live_count")
-    def live_questions(self, video: Video) -> int:
-        return video.live_count
+    def live_questions(self, video: Video) -> str:
+        return f"{video.live_count} / {settings.QUESTIONS_PER_VIDEO}"
+
+    @admin.display(description="invalid", ordering="invalid_count")
+    def invalid(self, video: Video) -> int:
+        return video.invalid_count
 
     @admin.display(description="accepted", ordering="accepted_count")
     def accepted(self, video: Video) -> int:
