@@ -51,7 +51,7 @@ browser:
 
 test: install browser
 	$(BIN)/ruff check .
-	$(BIN)/python manage.py makemigrations --check --dry-run
+	DATABASE_URL= $(BIN)/python manage.py makemigrations --check --dry-run  # models vs files only
 	$(BIN)/python -m pytest
 
 # Benchmarks (see bench/README.md); they print medians and ratios, and take minutes.
