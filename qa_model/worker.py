@@ -17,14 +17,13 @@ from pathlib import Path
 
 import requests
 
-from qa_model.data import FeatureStore, Record, parse_records
+from qa_model.data import SPLITS, FeatureStore, Record, parse_records
 from qa_model.evaluation import Prediction, evaluate, format_table2, predict
 from qa_model.features import FeatureExtractor, feature_path
 from qa_model.training import Progress, TrainConfig, resolve_device, save_checkpoint, train
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 SPATIAL_SEGMENTS = 3  # spatial maps posted for the most attended segments, as in the paper's Fig. 4
 PREDICTIONS_PER_POST = 500
 
