@@ -5,7 +5,9 @@
 Renders the scenes and extracts their features once (kept in the work folder), trains every
 variant on the train split with the same seed and schedule, keeps each one's best validation
 epoch, and prints its Table 2 on the test split beside the question-only baseline measured in
-the same run, then the full model's margin over that baseline.
+the same run, then the full model's margin over that baseline. Each variant's result is saved
+in the work folder (results.json) as soon as it is measured; a run with the same settings skips
+the saved ones, so an interrupted benchmark resumes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from tqdm import tqdm
 
 from qa_model.catalogue import AUDIO_VISUAL, TABLE2_TYPES
 from qa_model.data import FeatureStore, load_records
-from qa_model.evaluation import evaluate, format_table2
+from qa_model.evaluation import Table2, evaluate, format_table2
 from qa_model.features import FeatureExtractor
 from qa_model.model import VARIANTS
 from qa_model.synthetic import synthesize
@@ -39,6 +41,39 @@ def prepare(workdir: Path, videos: int, seed: int) -> None:
             [(clip.stem, clip) for clip in clips], workdir / "features",
             on_done=lambda *_: bar.update(),
         )  # fmt: skip
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in vars(args).items() if k not in ("variants", "workdir")}
+
+
+def _load(workdir: Path, args: argparse.Namespace) -> dict:
+    path = workdir / "results.json"
+    if not path.exists():
+        return {}
+    saved = json.loads(path.read_text())
+    return saved.get("variants", {}) if saved.get("config") == _settings(args) else {}
+
+
+def _save(workdir: Path, args: argparse.Namespace, tables: dict, timings: dict) -> None:
+    variants = {
+        variant: {
+            "correct": {f"{m}/{t}": n for (m, t), n in table.correct.items()},
+            "total": {f"{m}/{t}": n for (m, t), n in table.total.items()},
+            "columns": table.columns(),
+            "train_seconds": timings[variant],
+        }
+        for variant, table in tables.items()
+    }
+    results = {"config": _settings(args), "variants": variants}
+    (workdir / "results.json").write_text(json.dumps(results, indent=1))
+
+
+def _table(data: dict) -> Table2:
+    def keyed(counts: dict) -> dict:
+        return {tuple(key.split("/", 1)): n for key, n in counts.items()}
+
+    return Table2(correct=keyed(data["correct"]), total=keyed(data["total"]))
 
 
 def main() -> None:
@@ -62,13 +97,22 @@ def main() -> None:
         epochs=args.epochs, grounding_epochs=args.grounding_epochs, learning_rate=args.lr,
         seed=args.seed,
     )  # fmt: skip
-    tables, timings = {}, {}
+    # Each variant's result is saved as soon as it is measured, and a later run with the same
+    # settings skips what is saved: an interrupted benchmark resumes instead of starting over.
+    saved = _load(workdir, args)
+    tables = {variant: _table(data) for variant, data in saved.items()}
+    timings = {variant: data["train_seconds"] for variant, data in saved.items()}
     for variant in args.variants.split(","):
+        if variant in tables:
+            print(f"{variant}: saved earlier ({timings[variant]:.0f} s)")
+            continue
         started = time.perf_counter()
         result = train(splits["train"], splits["val"], store, variant=variant, config=config)
         timings[variant] = time.perf_counter() - started
         tables[variant] = evaluate(result.model, result.vocabulary, splits["test"], store)
         print(f"{variant}: best epoch {result.best_epoch}, {timings[variant]:.0f} s")
+        _save(workdir, args, tables, timings)
+    tables = {variant: tables[variant] for variant in VARIANTS if variant in tables}
     print(f"\nTest split, accuracy % ({len(splits['test'])} questions)")
     print(format_table2(tables))
     if "question_only" in tables and "avst" in tables:
@@ -82,12 +126,6 @@ def main() -> None:
         for key in TABLE2_TYPES:
             if key[0] == AUDIO_VISUAL and base.accuracy(key) is not None:
                 print(f"  {key[1]:<12} {100 * (full.accuracy(key) - base.accuracy(key)):+.2f}")
-    results = {
-        "config": vars(args),
-        "tables": {variant: table.to_json() for variant, table in tables.items()},
-        "train_seconds": timings,
-    }
-    (workdir / "results.json").write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
