@@ -7,6 +7,7 @@ import io
 import json
 import tempfile
 import zipfile
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -176,19 +177,25 @@ class StatusChangeInline(admin.TabularInline):
         return False
 
 
+def _each_question(modeladmin, request, queryset, use_case, description: str) -> None:
+    """Run a reviewer's use case on each selected question; report refusals one by one."""
+    done = 0
+    for question in queryset:
+        try:
+            use_case(reviewer=request.user, question=question)
+            done += 1
+        except errors.RuleViolation as refusal:
+            modeladmin.message_user(
+                request, f"Question {question.pk}: {refusal}", level=messages.WARNING
+            )
+    if done:
+        modeladmin.message_user(request, f"{description}: {done} question(s).")
+
+
 def _review_action(action: str, description: str):
     def run(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-        done = 0
-        for question in queryset:
-            try:
-                services.question_review(reviewer=request.user, question=question, action=action)
-                done += 1
-            except errors.RuleViolation as refusal:
-                modeladmin.message_user(
-                    request, f"Question {question.pk}: {refusal}", level=messages.WARNING
-                )
-        if done:
-            modeladmin.message_user(request, f"{description}: {done} question(s).")
+        review = partial(services.question_review, action=action)
+        _each_question(modeladmin, request, queryset, review, description)
 
     run.__name__ = f"review_{action}"
     run.short_description = description
@@ -225,16 +232,8 @@ class QuestionAdmin(admin.ModelAdmin):
         self._gold(request, queryset, gold=False)
 
     def _gold(self, request: HttpRequest, queryset: QuerySet, *, gold: bool) -> None:
-        done = 0
-        for question in queryset:
-            try:
-                services.question_gold_set(reviewer=request.user, question=question, gold=gold)
-                done += 1
-            except errors.RuleViolation as refusal:
-                self.message_user(request, f"Question {question.pk}: {refusal}", messages.WARNING)
-        self.message_user(
-            request, f"{done} question(s) {'made gold' if gold else 'no longer gold'}."
-        )
+        mark = partial(services.question_gold_set, gold=gold)
+        _each_question(self, request, queryset, mark, "Made gold" if gold else "No longer gold")
 
     change_list_template = "admin/annotator/question/change_list.html"
 
