@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -28,23 +29,25 @@ from qa_model.synthetic import synthesize
 from qa_model.training import TrainConfig, train
 
 
-def prepare(workdir: Path, videos: int, seed: int) -> None:
+def prepare(workdir: Path, videos: int, seed: int, workers: int) -> None:
     if (
         not (workdir / "avqa-test.json").exists()
         or len(list((workdir / "videos").glob("*.mp4"))) < videos
     ):
         with tqdm(total=videos, desc="rendering", unit="video") as bar:
-            synthesize(workdir, videos=videos, seed=seed, on_video=lambda _: bar.update())
+            synthesize(
+                workdir, videos=videos, seed=seed, workers=workers, on_video=lambda _: bar.update()
+            )
     clips = sorted((workdir / "videos").glob("*.mp4"))
     with tqdm(total=len(clips), desc="features", unit="video") as bar:
         FeatureExtractor().extract(
-            [(clip.stem, clip) for clip in clips], workdir / "features",
+            [(clip.stem, clip) for clip in clips], workdir / "features", decode_workers=workers,
             on_done=lambda *_: bar.update(),
         )  # fmt: skip
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    return {k: v for k, v in vars(args).items() if k not in ("variants", "workdir")}
+    return {k: v for k, v in vars(args).items() if k not in ("variants", "workdir", "workers")}
 
 
 def _load(workdir: Path, args: argparse.Namespace) -> dict:
@@ -85,27 +88,35 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--workdir", default="var/bench/accuracy")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="render and decode in parallel"
+    )
     args = parser.parse_args()
     workdir = Path(args.workdir)
-    prepare(workdir, args.videos, args.seed)
-    splits = {
-        split: load_records(workdir / f"avqa-{split}.json") for split in ("train", "val", "test")
-    }
-    print("records: " + ", ".join(f"{split} {len(records)}" for split, records in splits.items()))
-    store = FeatureStore(workdir / "features")
-    config = TrainConfig(
-        epochs=args.epochs, grounding_epochs=args.grounding_epochs, learning_rate=args.lr,
-        seed=args.seed,
-    )  # fmt: skip
     # Each variant's result is saved as soon as it is measured, and a later run with the same
-    # settings skips what is saved: an interrupted benchmark resumes instead of starting over.
+    # settings skips what is saved: an interrupted benchmark resumes instead of starting over,
+    # and one whose variants are all saved only prints (results.json can be copied from the
+    # machine that measured it).
     saved = _load(workdir, args)
     tables = {variant: _table(data) for variant, data in saved.items()}
     timings = {variant: data["train_seconds"] for variant, data in saved.items()}
+    todo = [variant for variant in args.variants.split(",") if variant not in tables]
     for variant in args.variants.split(","):
         if variant in tables:
             print(f"{variant}: saved earlier ({timings[variant]:.0f} s)")
-            continue
+    if todo:
+        prepare(workdir, args.videos, args.seed, args.workers)
+        splits = {
+            split: load_records(workdir / f"avqa-{split}.json")
+            for split in ("train", "val", "test")
+        }  # fmt: skip
+        print("records: " + ", ".join(f"{split} {len(rs)}" for split, rs in splits.items()))
+        store = FeatureStore(workdir / "features")
+        config = TrainConfig(
+            epochs=args.epochs, grounding_epochs=args.grounding_epochs, learning_rate=args.lr,
+            seed=args.seed,
+        )  # fmt: skip
+    for variant in todo:
         started = time.perf_counter()
         result = train(splits["train"], splits["val"], store, variant=variant, config=config)
         timings[variant] = time.perf_counter() - started
@@ -113,7 +124,8 @@ def main() -> None:
         print(f"{variant}: best epoch {result.best_epoch}, {timings[variant]:.0f} s")
         _save(workdir, args, tables, timings)
     tables = {variant: tables[variant] for variant in VARIANTS if variant in tables}
-    print(f"\nTest split, accuracy % ({len(splits['test'])} questions)")
+    questions = max(sum(table.total.values()) for table in tables.values())
+    print(f"\nTest split, accuracy % ({questions} questions)")
     print(format_table2(tables))
     if "question_only" in tables and "avst" in tables:
         base, full = tables["question_only"], tables["avst"]

@@ -48,7 +48,7 @@ def synth(args: argparse.Namespace) -> None:
     with tqdm(total=args.videos, desc="rendering", unit="video") as bar:
         counts = synthesize(
             args.out, videos=args.videos, seed=args.seed, duration_seconds=args.seconds,
-            fps=args.fps, on_video=lambda _: bar.update(),
+            fps=args.fps, workers=args.workers, on_video=lambda _: bar.update(),
         )  # fmt: skip
     print(
         f"{sum(counts.values())} records in {args.out}: "
@@ -73,7 +73,10 @@ def extract(args: argparse.Namespace) -> None:
             if error:
                 tqdm.write(f"skipped {error}")
 
-        failures = extractor.extract(videos, args.out, batch_videos=args.batch_videos, on_done=done)
+        failures = extractor.extract(
+            videos, args.out, batch_videos=args.batch_videos, decode_workers=args.decode_workers,
+            on_done=done,
+        )  # fmt: skip
     print(f"{len(videos) - len(failures)} of {len(videos)} videos have features in {args.out}")
     if failures:
         raise SystemExit(1)
@@ -159,6 +162,7 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--seconds", type=float, default=60.0)
     command.add_argument("--fps", type=int, default=8)
+    command.add_argument("--workers", type=int, default=1, help="render in this many processes")
     command.set_defaults(run=synth)
 
     command = commands.add_parser("extract", help="extract audio and visual features")
@@ -168,6 +172,7 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--audio-weights", help="converted VGGish state dict (.pth)")
     command.add_argument("--seconds", type=_seconds, default=tuple(range(0, 60, 6)))
     command.add_argument("--batch-videos", type=int, default=4)
+    command.add_argument("--decode-workers", type=int, default=2, help="decoding threads")
     command.add_argument("--device")
     command.set_defaults(run=extract)
 

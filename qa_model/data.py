@@ -192,6 +192,7 @@ class FeatureStore:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         self._cache: dict[str, dict[str, np.ndarray]] = {}
+        self._held: _HeldFeatures | None = None
 
     def __getitem__(self, video_id: str) -> dict[str, np.ndarray]:
         arrays = self._cache.get(video_id)
@@ -221,6 +222,60 @@ class FeatureStore:
     def loaded_ids(self) -> list[str]:
         return list(self._cache)
 
+    def hold_on(self, device: torch.device, *, share_of_free: float = 0.5) -> bool:
+        """Copy the loaded videos' features to a CUDA device, once, as stacked float16 tensors.
+
+        Batches of those videos are then gathered on the device instead of being stacked on
+        the CPU and copied at every step, the bottleneck of GPU training (a batch of 64 holds
+        about 250 MB of visual features). Refused, returning False, off CUDA or when the
+        features would take more than `share_of_free` of the device's free memory.
+        """
+        if device.type != "cuda" or not self._cache:
+            return False
+        ids = self.loaded_ids
+        if self._held is not None and self._held.device == device and self._held.ids == ids:
+            return True
+        self._held = None
+        arrays = [self._cache[video_id] for video_id in ids]
+        size = sum(a["audio"].nbytes + a["visual"].nbytes for a in arrays)
+        if size > share_of_free * torch.cuda.mem_get_info(device)[0]:
+            return False
+
+        def stacked(name: str) -> torch.Tensor:
+            return torch.from_numpy(np.stack([a[name] for a in arrays])).to(device)
+
+        self._held = _HeldFeatures(device, ids, stacked("audio"), stacked("visual"))
+        return True
+
+    def gather(
+        self, video_ids: Sequence[str], negative_ids: Sequence[str]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """Audio, visual and non-matched visual tensors (float32) gathered on the device the
+        features are held on; None when they are not held or a video is not among them."""
+        held = self._held
+        if held is None:
+            return None
+        try:
+            rows = [held.row[v] for v in video_ids]
+            negative_rows = [held.row[v] for v in negative_ids]
+        except KeyError:
+            return None
+        index = torch.tensor(rows, device=held.device)
+        negative_index = torch.tensor(negative_rows, device=held.device)
+        return (
+            held.audio[index].float(),
+            held.visual[index].float(),
+            held.visual[negative_index].float(),
+        )
+
+
+class _HeldFeatures:
+    def __init__(
+        self, device: torch.device, ids: list[str], audio: torch.Tensor, visual: torch.Tensor
+    ) -> None:
+        self.device, self.ids, self.audio, self.visual = device, ids, audio, visual
+        self.row = {video_id: row for row, video_id in enumerate(ids)}
+
 
 @dataclass
 class Batch:
@@ -249,24 +304,31 @@ def make_batch(
     or from the videos already in memory when the batch holds one video only; never from disk
     per sample."""
     questions, lengths = pad_questions([vocabulary.encode(r.tokens()) for r in records])
-    features = [store[r.video_id] for r in records]
     video_ids = [r.video_id for r in records]
-    negatives = []
+    negative_ids = []
     for video_id in video_ids:
-        others = [i for i, other in enumerate(video_ids) if other != video_id]
+        others = [other for other in video_ids if other != video_id]
         if others:
-            negatives.append(features[rng.choice(others)]["visual"])
+            negative_ids.append(rng.choice(others))
         else:
             pool = [v for v in store.loaded_ids if v != video_id]
             # With a single video in the whole store there is no non-matched example; its
             # own features stand in (the match loss then teaches nothing, but nothing breaks).
-            negatives.append(store[rng.choice(pool)]["visual"] if pool else features[0]["visual"])
+            negative_ids.append(rng.choice(pool) if pool else video_id)
+    gathered = store.gather(video_ids, negative_ids)
+    if gathered is None:
+        gathered = (
+            _stack([store[v]["audio"] for v in video_ids]),
+            _stack([store[v]["visual"] for v in video_ids]),
+            _stack([store[v]["visual"] for v in negative_ids]),
+        )
+    audio, visual, negative_visual = gathered
     return Batch(
         questions=questions,
         lengths=lengths,
-        audio=_stack([f["audio"] for f in features]),
-        visual=_stack([f["visual"] for f in features]),
-        negative_visual=_stack(negatives),
+        audio=audio,
+        visual=visual,
+        negative_visual=negative_visual,
         answers=torch.tensor([vocabulary.answer_index(r.answer) for r in records]),
         records=list(records),
     )

@@ -24,7 +24,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -342,13 +344,15 @@ class FeatureExtractor:
         out_dir: str | os.PathLike,
         *,
         batch_videos: int = 4,
+        decode_workers: int = 1,
         skip_existing: bool = True,
         on_done: Callable[[str, Path | None, Exception | None], None] | None = None,
     ) -> dict[str, Exception]:
         """Extract features for (video_id, path) pairs into out_dir; return the failures.
 
         A video that fails is reported (and passed to `on_done`), never half-written; the
-        others go on.
+        others go on. With `decode_workers` > 1, clips are decoded in that many threads ahead
+        of the networks (PyAV decodes outside the GIL), which is what keeps a GPU busy.
         """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -365,23 +369,47 @@ class FeatureExtractor:
                     on_done(video_id, target, None)
             pending.clear()
 
+        todo = []
         for video_id, path in videos:
             if skip_existing and feature_path(out, video_id).exists():
                 if on_done:
                     on_done(video_id, feature_path(out, video_id), None)
-                continue
-            try:
-                pending.append((video_id, decode_clip(path, self.seconds)))
-            except FeatureError as error:
-                failures[video_id] = error
-                if on_done:
-                    on_done(video_id, None, error)
-                continue
-            if len(pending) >= batch_videos:
-                flush()
+            else:
+                todo.append((video_id, path))
+        with ThreadPoolExecutor(max(1, decode_workers)) as pool:
+            for video_id, decoded in zip(
+                (video_id for video_id, _ in todo),
+                _prefetch(pool, self._decode, [path for _, path in todo], ahead=2 * batch_videos),
+                strict=True,
+            ):
+                if isinstance(decoded, FeatureError):
+                    failures[video_id] = decoded
+                    if on_done:
+                        on_done(video_id, None, decoded)
+                    continue
+                pending.append((video_id, decoded))
+                if len(pending) >= batch_videos:
+                    flush()
         if pending:
             flush()
         return failures
+
+    def _decode(self, path: str | os.PathLike) -> DecodedClip | FeatureError:
+        try:
+            return decode_clip(path, self.seconds)
+        except FeatureError as error:
+            return error
+
+
+def _prefetch(pool: ThreadPoolExecutor, function: Callable, items: Sequence, *, ahead: int):
+    """`map(function, items)` in order, keeping at most `ahead` results in flight (memory)."""
+    futures: deque = deque()
+    for item in items:
+        futures.append(pool.submit(function, item))
+        if len(futures) > ahead:
+            yield futures.popleft().result()
+    while futures:
+        yield futures.popleft().result()
 
 
 def feature_path(root: str | os.PathLike, video_id: str) -> Path:

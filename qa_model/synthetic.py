@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import colorsys
 import json
+import multiprocessing
 import random
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -496,6 +498,11 @@ def question_text(record: dict) -> str:
 # --- datasets -------------------------------------------------------------------------------
 
 
+def _render_one(job: tuple[int, float, str, int]) -> None:
+    seed, duration_seconds, path, fps = job
+    render_scene(Scene.random(seed, duration_seconds=duration_seconds), path, fps=fps)
+
+
 def synthesize(
     out_dir: str | Path,
     *,
@@ -503,28 +510,48 @@ def synthesize(
     seed: int = 0,
     duration_seconds: float = 60.0,
     fps: int = 8,
+    workers: int = 1,
     on_video: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
     """Render `videos` scenes into out_dir/videos/ and write their records.
 
     Writes avqa-train.json, avqa-val.json, avqa-test.json (split by video) and scenes.json
-    (the ground truth). Videos already rendered are kept. Returns the record count per split.
+    (the ground truth). Videos already rendered are kept. With `workers` > 1 the clips are
+    rendered in that many processes (encoding is CPU-bound, one core per clip); the records do
+    not depend on it. Returns the record count per split.
     """
     out = Path(out_dir)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     by_split: dict[str, list[dict]] = {split: [] for split in SPLITS}
     scenes = {}
+    pending = []
     for index in range(videos):
         video_id = f"syn{seed:03d}{index:05d}"
-        scene = Scene.random(seed * 1_000_003 + index, duration_seconds=duration_seconds)
-        clip = out / "videos" / f"{video_id}.mp4"
-        if not clip.exists():
-            render_scene(scene, clip, fps=fps)
+        scene_seed = seed * 1_000_003 + index
+        scene = Scene.random(scene_seed, duration_seconds=duration_seconds)
         records = scene_records(scene, video_id, first_question_id=(index + 1) * 100)
         by_split[split_of(video_id)].extend(records)
         scenes[video_id] = scene.to_json()
-        if on_video:
-            on_video(video_id)
+        clip = out / "videos" / f"{video_id}.mp4"
+        if clip.exists():
+            if on_video:
+                on_video(video_id)
+        else:
+            pending.append((video_id, (scene_seed, duration_seconds, str(clip), fps)))
+    if workers > 1 and len(pending) > 1:
+        # Spawned, not forked: the parent may hold torch's thread pools, which fork can wedge.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(workers, len(pending)), mp_context=context) as pool:
+            futures = {pool.submit(_render_one, job): video_id for video_id, job in pending}
+            for future in as_completed(futures):
+                future.result()
+                if on_video:
+                    on_video(futures[future])
+    else:
+        for video_id, job in pending:
+            _render_one(job)
+            if on_video:
+                on_video(video_id)
     for split, records in by_split.items():
         (out / f"avqa-{split}.json").write_text(json.dumps(records, indent=1))
     (out / "scenes.json").write_text(json.dumps(scenes))

@@ -145,6 +145,7 @@ def train(
     if model_config.normalize_features:
         model.set_feature_statistics(*feature_statistics(train_records, store))
     model.to(device)
+    store.hold_on(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     history: list[Progress] = []
 

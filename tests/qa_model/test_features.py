@@ -154,3 +154,21 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         features.save_features(tmp_path / "v.npz", {"audio": np.zeros(1)})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_decoding_in_threads_writes_the_same_features_and_keeps_failures(extractor, clip, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    clips = [(f"perf{index}", clip) for index in range(3)] + [("broken", broken)]
+    done = []
+    serial = extractor.extract(clips, tmp_path / "one", batch_videos=2)
+    threaded = extractor.extract(
+        clips, tmp_path / "two", batch_videos=2, decode_workers=3,
+        on_done=lambda video_id, path, error: done.append((video_id, error is None)),
+    )  # fmt: skip
+    assert set(serial) == set(threaded) == {"broken"}
+    assert sorted(done) == [("broken", False), ("perf0", True), ("perf1", True), ("perf2", True)]
+    for index in range(3):
+        one = load_features(tmp_path / "one" / f"perf{index}.npz")
+        two = load_features(tmp_path / "two" / f"perf{index}.npz")
+        assert all((one[key] == two[key]).all() for key in one)

@@ -184,3 +184,17 @@ def test_synthesize_writes_videos_records_and_ground_truth(tmp_path):
     by_video = {r["video_id"]: split for split, records in written.items() for r in records}
     assert all(split_of(video) == split for video, split in by_video.items())
     assert set(json.loads((tmp_path / "scenes.json").read_text())) == set(by_video)
+
+
+def test_rendering_in_several_processes_gives_the_same_set(tmp_path):
+    serial = synthesize(tmp_path / "one", videos=4, seed=6, duration_seconds=3.0, fps=4)
+    done = []
+    parallel = synthesize(
+        tmp_path / "two", videos=4, seed=6, duration_seconds=3.0, fps=4, workers=2,
+        on_video=done.append,
+    )  # fmt: skip
+    assert parallel == serial and sorted(done) == [f"syn00600{i:03d}" for i in range(4)]
+    for name in ("avqa-train.json", "avqa-val.json", "avqa-test.json", "scenes.json"):
+        assert (tmp_path / "one" / name).read_text() == (tmp_path / "two" / name).read_text()
+    for clip in (tmp_path / "two" / "videos").iterdir():
+        assert media.probe(clip).duration_seconds == pytest.approx(3.0, abs=0.3)
