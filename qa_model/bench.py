@@ -136,6 +136,6 @@ def main(*, workdir: str, videos: int = 16, repeats: int = 5, device: str | None
         figures["projected full run hours"] = hours
         print(
             f"  projected full MUSIC-AVQA run ({PAPER_TRAIN_PAIRS} pairs × {epochs} epochs):"
-            f" {hours:.1f} h"
+            f" {hours:.1f} h ({hours * 60:.0f} min)"
         )
     return results
