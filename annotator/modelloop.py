@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from annotator import errors
@@ -40,14 +40,39 @@ TASK_EXTRACT = "gpu.extract_features"
 TASK_TRAIN = "gpu.train"
 
 
-def _send_after_commit(task: str, *args: object) -> None:
-    """Send a gpu task once the row it claims is committed (never a task for a rolled-back
-    row). With GPU_QUEUE empty nothing is sent; the rows wait for the reaper or an admin."""
+# Publishing to a broker that is down gives up after about half a second (three tries, 0.2 s
+# apart; a connection refused fails at once) instead of holding the request that queued the work.
+SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.2,
+                     "interval_max": 0.2}  # fmt: skip
+# The column that records that a row's task reached the broker.
+_SENT_FIELD = {Video: "feature_task_sent_at", TrainingRun: "task_sent_at"}
+
+
+def _send(task: str, arg: str | int, *, queue: str, undelivered: QuerySet) -> bool:
+    """Hand a gpu task to the broker and stamp its row as sent; False (and a warning) if the
+    broker refused it. Never raises: the row is committed whatever happens here, and the reaper
+    sends a row that was never stamped, so an error now would only fail a request that worked."""
     from config.celery import app
 
+    try:
+        # ignore_result: nobody reads a gpu task's result, and the result backend's own
+        # reconnection loop would hold a send for about 20 s while Redis is down.
+        app.send_task(task, args=[arg], queue=queue, ignore_result=True,
+                      retry=True, retry_policy=SEND_RETRY_POLICY)  # fmt: skip
+    except Exception as error:  # whatever the broker client raises (kombu, redis-py, OSError)
+        logger.warning("%s(%r) not sent, the reaper will send it again: %s", task, arg, error)
+        return False
+    undelivered.update(**{_SENT_FIELD[undelivered.model]: timezone.now()})
+    return True
+
+
+def _send_after_commit(task: str, arg: str | int, undelivered: QuerySet) -> None:
+    """Send a gpu task once the row it claims is committed (never a task for a rolled-back
+    row). `undelivered` selects that row while it still waits for this send. With GPU_QUEUE
+    empty nothing is sent; the rows wait for an admin."""
     queue = settings.GPU_QUEUE
     if queue:
-        transaction.on_commit(lambda: app.send_task(task, args=list(args), queue=queue))
+        transaction.on_commit(lambda: _send(task, arg, queue=queue, undelivered=undelivered))
 
 
 # --- features ------------------------------------------------------------------------------
@@ -57,10 +82,15 @@ def video_features_queue(video: Video) -> None:
     """(Re)queue a video's feature extraction: new videos, and the admin's retry."""
     with transaction.atomic():
         Video.objects.filter(pk=video.pk).update(
-            feature_status=FeatureStatus.PENDING, feature_error="", feature_updated_at=None
-        )
+            feature_status=FeatureStatus.PENDING, feature_error="", feature_updated_at=None,
+            feature_task_sent_at=None,
+        )  # fmt: skip
         video.feature_status, video.feature_error = FeatureStatus.PENDING, ""
-        _send_after_commit(TASK_EXTRACT, video.avqa_id)
+        _send_after_commit(TASK_EXTRACT, video.avqa_id, _undelivered_videos().filter(pk=video.pk))
+
+
+def _undelivered_videos() -> QuerySet[Video]:
+    return Video.objects.filter(feature_status=FeatureStatus.PENDING, feature_task_sent_at=None)
 
 
 def video_features_claim(video: Video) -> bool:
@@ -90,13 +120,17 @@ def accepted_pairs_count() -> int:
     return Question.objects.filter(status=QuestionStatus.ACCEPTED).count()
 
 
+def _undelivered_runs() -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.filter(status=RunStatus.QUEUED, task_sent_at=None)
+
+
 def _run_create(*, trigger: str, requested_by: object = None) -> TrainingRun:
     try:
         with transaction.atomic():
             run = TrainingRun.objects.create(
                 trigger=trigger, requested_by=requested_by, accepted_pairs=accepted_pairs_count()
             )
-            _send_after_commit(TASK_TRAIN, run.pk)
+            _send_after_commit(TASK_TRAIN, run.pk, _undelivered_runs().filter(pk=run.pk))
     except IntegrityError:
         # one_active_training_run: another beat or admin queued one first.
         raise errors.RunActive(errors.RUN_ACTIVE) from None
@@ -204,7 +238,8 @@ def training_run_finish(
 
 
 def gpu_work_reap(now: object = None) -> dict[str, int]:
-    """Beat: find gpu work whose worker went silent (killed, machine lost) and recover it.
+    """Beat: find gpu work whose worker went silent (killed, machine lost) and recover it, and
+    send the work that never reached the broker.
 
     A run is requeued while it has attempts left, else failed; an extraction is failed (an admin
     retries it). Conditional updates on the stale state, so a worker that reports meanwhile wins.
@@ -218,8 +253,13 @@ def gpu_work_reap(now: object = None) -> dict[str, int]:
             with transaction.atomic():
                 if TrainingRun.objects.filter(
                     pk=run.pk, status=RunStatus.RUNNING, heartbeat_at=run.heartbeat_at
-                ).update(status=RunStatus.QUEUED, progress={"stage": "requeued"}, **fields):
-                    _send_after_commit(TASK_TRAIN, run.pk)
+                ).update(
+                    status=RunStatus.QUEUED,
+                    progress={"stage": "requeued"},
+                    task_sent_at=None,
+                    **fields,
+                ):
+                    _send_after_commit(TASK_TRAIN, run.pk, _undelivered_runs().filter(pk=run.pk))
                     requeued += 1
         elif TrainingRun.objects.filter(
             pk=run.pk, status=RunStatus.RUNNING, heartbeat_at=run.heartbeat_at
@@ -232,7 +272,30 @@ def gpu_work_reap(now: object = None) -> dict[str, int]:
     extractions = Video.objects.filter(
         feature_status=FeatureStatus.RUNNING, feature_updated_at__lt=stale
     ).update(feature_status=FeatureStatus.FAILED, feature_error=errors.FEATURES_WORKER_LOST)
-    return {"requeued": requeued, "failed": failed, "extractions_failed": extractions}
+    return {"requeued": requeued, "failed": failed, "extractions_failed": extractions,
+            "resent": _undelivered_send()}  # fmt: skip
+
+
+def _undelivered_send() -> int:
+    """Send the gpu work that was recorded but never reached the broker (queued while Redis
+    was down); stop at the first refusal, as the broker is still down. Returns how many sent.
+
+    A row whose request is sending it at this very moment may be sent twice; the claim makes
+    the second delivery do nothing.
+    """
+    queue = settings.GPU_QUEUE
+    if not queue:
+        return 0
+    pending = [(TASK_TRAIN, pk, _undelivered_runs().filter(pk=pk))
+               for pk in _undelivered_runs().values_list("pk", flat=True)]  # fmt: skip
+    pending += [(TASK_EXTRACT, avqa_id, _undelivered_videos().filter(avqa_id=avqa_id))
+                for avqa_id in _undelivered_videos().values_list("avqa_id", flat=True)]  # fmt: skip
+    sent = 0
+    for task, arg, row in pending:
+        if not _send(task, arg, queue=queue, undelivered=row):
+            break
+        sent += 1
+    return sent
 
 
 # --- predictions ---------------------------------------------------------------------------

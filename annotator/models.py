@@ -68,6 +68,9 @@ class Video(models.Model):
     )
     feature_error = models.TextField(blank=True)
     feature_updated_at = models.DateTimeField(null=True, blank=True)
+    # When the extraction task of a pending video reached the broker; null while it has not
+    # (Redis was down at the time): the reaper sends it again.
+    feature_task_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -387,6 +390,9 @@ class TrainingRun(models.Model):
     progress = models.JSONField(default=dict, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # When the training task of a queued run reached the broker; null while it has not (Redis
+    # was down at the time): the reaper sends it again.
+    task_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-id"]

@@ -1,4 +1,8 @@
-"""Celery tasks: thin wrappers that call services."""
+"""Celery tasks: thin wrappers that call services.
+
+Beat sends them and nobody reads their results, so none is stored (ignore_result): a send then
+never waits on the result backend, which holds a send for about 20 s while Redis is down.
+"""
 
 import logging
 
@@ -9,7 +13,7 @@ from annotator import modelloop, services
 logger = logging.getLogger(__name__)
 
 
-@shared_task
+@shared_task(ignore_result=True)
 def watch_sessions_prune() -> int:
     """Periodic (beat): delete viewings that were never used and are too old to matter."""
     deleted = services.watch_sessions_prune()
@@ -17,7 +21,7 @@ def watch_sessions_prune() -> int:
     return deleted
 
 
-@shared_task
+@shared_task(ignore_result=True)
 def retrain_check() -> int | None:
     """Periodic (beat): queue a training run when enough new accepted pairs arrived."""
     run = modelloop.retrain_check()
@@ -26,9 +30,10 @@ def retrain_check() -> int | None:
     return run.pk if run else None
 
 
-@shared_task
+@shared_task(ignore_result=True)
 def gpu_work_reap() -> dict[str, int]:
-    """Periodic (beat): requeue or fail gpu work whose worker stopped reporting."""
+    """Periodic (beat): requeue or fail gpu work whose worker stopped reporting, and send the
+    gpu work that never reached the broker."""
     outcome = modelloop.gpu_work_reap()
     if any(outcome.values()):
         logger.warning("reaped stalled gpu work: %s", outcome)
