@@ -7,6 +7,7 @@ quietly mean False, and `QUESTIONS_PER_VIDEO=five` must not crash the first requ
 from __future__ import annotations
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -65,3 +66,24 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw == "":
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_RATE = re.compile(r"^(\d+)/(\d*)(s|sec|m|min|h|hour|d|day)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """The rate "10/15m" is (10, 900): at most 10 in any 15 minutes. Units s, m, h, d."""
+    match = _RATE.match(text.strip().replace(" ", ""))
+    if not match or int(match[1]) < 1 or match[2] == "0":
+        raise ValueError(f"{text!r} is not a rate like 10/15m or 120/min")
+    return int(match[1]), int(match[2] or 1) * _UNIT_SECONDS[match[3][0]]
+
+
+def env_rate(name: str, default: str) -> str:
+    value = env_str(name, default).strip()
+    try:
+        parse_rate(value)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+    return value

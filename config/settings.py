@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.broker import DEFAULT_QUEUE, broker_settings
 from config.broker import GPU_QUEUE as GPU_QUEUE_DEFAULT
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -23,11 +23,27 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("AVQA_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
+# "production" (what docker-compose.yml runs) turns on everything that assumes HTTPS and a real
+# secret; "local" (the default: `make run`, the test suite) serves plain http on this machine.
+# An explicit switch, not DEBUG: the test suite and a local demo run with DEBUG off too.
+DJANGO_ENV = env_str("DJANGO_ENV", "local").strip().lower()
+if DJANGO_ENV not in ("local", "production"):
+    raise ImproperlyConfigured(f"DJANGO_ENV={DJANGO_ENV!r} must be local or production")
+PRODUCTION = DJANGO_ENV == "production"
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG=true is refused with DJANGO_ENV=production")
+
+SECRET_KEY_MISSING = (
+    "DJANGO_ENV=production needs DJANGO_SECRET_KEY or DJANGO_SECRET_KEY_FILE "
+    "(a generated key is for local mode only)"
+)
 
 
 def _secret_key() -> str:
-    """The key from the environment, from a file it names, or one generated once per checkout."""
+    """The key from the environment, from a file it names, or (local mode only) one generated
+    once per checkout."""
     key = env_str("DJANGO_SECRET_KEY", "")
     if key:
         return key
@@ -40,6 +56,8 @@ def _secret_key() -> str:
         if not key:
             raise ImproperlyConfigured(f"DJANGO_SECRET_KEY_FILE {key_file} is empty")
         return key
+    if PRODUCTION:
+        raise ImproperlyConfigured(SECRET_KEY_MISSING)
     generated = VAR_DIR / "secret_key"
     if not generated.exists():
         generated.touch(mode=0o600)
@@ -76,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -258,6 +277,60 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": max(RUN_STALE_SECONDS / 4, 5.0),
     },
 }
+
+# --- Rate limits (annotator/throttling.py) ------------------------------------------------------
+# Failed sign-ins (the login page, the admin's, api/auth/token/) per client IP and per username,
+# in any window of the given length; a refused attempt gets 429 and Retry-After. Per IP counts
+# failures only, so a lab of annotators behind one address can all sign in.
+LOGIN_RATE_PER_IP = env_rate("LOGIN_RATE_PER_IP", "30/15m")
+LOGIN_RATE_PER_USERNAME = env_rate("LOGIN_RATE_PER_USERNAME", "10/15m")
+# Annotator API requests per user (not per IP). An honest annotator's player sends a heartbeat
+# every 3-5 s (at most 20 a minute) plus a few questions, votes and "next" requests; a script
+# grabbing tasks in bulk sends far more. The gpu worker's API is not limited.
+API_RATE_PER_USER = env_rate("API_RATE_PER_USER", "120/min")
+# The counters live where every gunicorn worker sees them: Redis when there is one, else files
+# under VAR_DIR. A cache that fails lets requests through (annotation must go on without Redis);
+# short timeouts, so a dead Redis costs a request milliseconds, not seconds.
+if REDIS_URL:
+    _throttle_cache = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+else:
+    _throttle_cache = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": VAR_DIR / "cache" / "throttle",
+    }
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {**_throttle_cache, "KEY_PREFIX": "avqa-throttle"},
+}
+
+# --- HTTP security (README "Configuration"; `manage.py check --deploy` is clean in production)
+# Headers that cost nothing over plain http apply in every mode.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Reverse proxies in front of gunicorn (TLS ends there). Only then are X-Forwarded-Proto (is
+# this request https?) and X-Forwarded-For (the client's IP, for the rate limits) believed: a
+# client reaching gunicorn directly could forge both.
+TRUSTED_PROXIES = env_int("DJANGO_TRUSTED_PROXIES", 0, minimum=0)
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Plain http from inside the compose network: the container healthcheck and the gpu worker
+    # (http://web:8000/api/worker/…) reach gunicorn directly, never through the TLS proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^api/worker/"]
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    # The preload directive is consent only: the domain enters browsers' lists once submitted
+    # to hstspreload.org.
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
 
 LOGGING = {
     "version": 1,

@@ -71,6 +71,15 @@ def _test_settings(settings, tmp_path) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # No gpu work is sent unless a test starts a gpu worker on a queue of its own.
     settings.GPU_QUEUE = ""
+    # Rate-limit counters start empty in every test, and the API's per-user limit is out of
+    # reach of the tests that send many requests as one user (the fuzz test); the tests of the
+    # limits set their own rates.
+    settings.CACHES = {
+        **settings.CACHES,
+        "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                     "LOCATION": str(tmp_path)},
+    }  # fmt: skip
+    settings.API_RATE_PER_USER = "100000/s"
 
 
 @pytest.fixture

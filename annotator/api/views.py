@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -12,6 +14,7 @@ from annotator import selectors, services
 from annotator.api import serializers as s
 from annotator.api.permissions import IsAnnotator
 from annotator.rules import Heartbeat
+from annotator.throttling import API_THROTTLED, AnnotatorRateThrottle, RateLimited
 
 REFUSAL = OpenApiResponse(description="Refused by a collection rule: {detail, code, rule}.")
 EXCLUDE = OpenApiParameter(
@@ -37,6 +40,11 @@ def _valid(serializer_class, request: Request) -> dict:
 
 class AnnotatorView(APIView):
     permission_classes = [IsAnnotator]
+    throttle_classes = [AnnotatorRateThrottle]
+
+    def throttled(self, request: Request, wait: float | None) -> None:
+        seconds = math.ceil(wait or 1)
+        raise RateLimited(wait=seconds, message=API_THROTTLED.format(seconds=seconds))
 
 
 class WatchSessionStart(AnnotatorView):

@@ -1,0 +1,210 @@
+"""Rate limits: failed sign-ins per client IP and per username, annotator API calls per user.
+
+Counters are sliding windows (the timestamps of recent events, newest first, as DRF keeps them)
+in the "throttle" cache, which every gunicorn worker shares. Reading and writing a window are two
+cache calls, not one atomic step: two concurrent requests can both pass the last free slot. It's
+OK for a rate limit to be off by one or two under a race.
+
+When the cache fails (Redis stopped), requests go through with a warning in the log: annotation
+must keep working without Redis, and a few minutes without limits is the lesser harm.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from redis.exceptions import RedisError
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import ErrorDetail, Throttled, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+
+from config.env import parse_rate
+
+logger = logging.getLogger(__name__)
+
+LOGIN_THROTTLED = "Too many failed sign-ins. Try again in {seconds} seconds."
+API_THROTTLED = "Too many requests. Try again in {seconds} seconds."
+# The `rule` of a throttled API response ({"detail", "code", "rule"}, annotator/api/errors.py).
+RATE_RULE = "rate-limit"
+
+# Cache errors that mean "no counters now", not a bug: Redis down or unreachable, a file cache's
+# folder unwritable.
+CACHE_ERRORS = (RedisError, OSError)
+
+# Patched by the tests that need to move past a window without waiting for it.
+clock: Callable[[], float] = time.time
+
+
+class RateLimited(Throttled):
+    """A 429 with Retry-After and this message alone (DRF's own appends "Expected available
+    in …" to any message)."""
+
+    def __init__(self, *, wait: int, message: str) -> None:
+        super().__init__(wait=wait)
+        self.detail = ErrorDetail(message, code=self.default_code)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or, behind DJANGO_TRUSTED_PROXIES reverse proxies,
+    the address the outermost trusted proxy saw (X-Forwarded-For's entry that many from the
+    end; the entries before it are the client's to forge)."""
+    proxies = settings.TRUSTED_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-min(proxies, len(hops))]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+class Window:
+    """Recent events under one cache key, at most `rate` of them in any window of its length."""
+
+    def __init__(self, name: str, ident: str, rate: str) -> None:
+        self.limit, self.seconds = parse_rate(rate)
+        digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
+        self.key = f"{name}:{digest}"
+
+    def _recent(self, now: float) -> list[float]:
+        history = caches["throttle"].get(self.key) or []
+        return [moment for moment in history if moment > now - self.seconds]
+
+    def retry_after(self) -> int | None:
+        """Seconds until one more event is allowed; None if it is allowed now."""
+        now = clock()
+        history = self._recent(now)
+        if len(history) < self.limit:
+            return None
+        # The window frees a slot when its oldest counted event leaves it.
+        return max(1, math.ceil(history[self.limit - 1] + self.seconds - now))
+
+    def add(self) -> None:
+        now = clock()
+        history = [now, *self._recent(now)][: self.limit]
+        caches["throttle"].set(self.key, history, self.seconds)
+
+    def clear(self) -> None:
+        caches["throttle"].delete(self.key)
+
+
+def _fail_open(action: Callable[[], Any], default: Any = None) -> Any:
+    try:
+        return action()
+    except CACHE_ERRORS as error:
+        logger.warning("Rate-limit cache unavailable, letting the request through: %s", error)
+        return default
+
+
+# --- Sign-in ---------------------------------------------------------------------------------
+
+
+def _login_windows(request: HttpRequest, username: str) -> list[Window]:
+    # Case-folded: "Alice" and "alice" are guesses at the same account.
+    return [
+        Window("login-ip", client_ip(request), settings.LOGIN_RATE_PER_IP),
+        Window("login-user", username.strip().casefold(), settings.LOGIN_RATE_PER_USERNAME),
+    ]
+
+
+def login_retry_after(request: HttpRequest, username: str) -> int | None:
+    """Seconds this sign-in must wait, or None if it may be tried now."""
+    waits = [
+        wait
+        for window in _login_windows(request, username)
+        if (wait := _fail_open(window.retry_after)) is not None
+    ]
+    return max(waits) if waits else None
+
+
+def login_failed(request: HttpRequest, username: str) -> None:
+    for window in _login_windows(request, username):
+        _fail_open(window.add)
+
+
+def login_succeeded(request: HttpRequest, username: str) -> None:
+    """The account's own count starts over; the address's does not (it may be guessing at many
+    accounts and own one)."""
+    _fail_open(_login_windows(request, username)[1].clear)
+
+
+def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For a Django login view (the login page, the admin's): a POST re-rendered with the form
+    (200) is a failed sign-in, a redirect a successful one; over the limit, 429 and Retry-After
+    without trying the password."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        username = request.POST.get("username", "")
+        wait = login_retry_after(request, username)
+        if wait is not None:
+            message = LOGIN_THROTTLED.format(seconds=wait)
+            response = render(
+                request, "registration/throttled.html", {"message": message}, status=429
+            )
+            response["Retry-After"] = str(wait)
+            return response
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200:
+            login_failed(request, username)
+        elif 300 <= response.status_code < 400:
+            login_succeeded(request, username)
+        return response
+
+    return wrapped
+
+
+class TokenView(ObtainAuthToken):
+    """api/auth/token/ under the same sign-in limits as the login page."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # A JSON body need not be an object; the serializer refuses those with a 400.
+        data = request.data if hasattr(request.data, "get") else {}
+        username = str(data.get("username", ""))
+        wait = login_retry_after(request, username)
+        if wait is not None:
+            raise RateLimited(wait=wait, message=LOGIN_THROTTLED.format(seconds=wait))
+        try:
+            response = super().post(request, *args, **kwargs)
+        except ValidationError:
+            login_failed(request, username)
+            raise
+        login_succeeded(request, username)
+        return response
+
+
+obtain_auth_token = TokenView.as_view()
+
+
+# --- The annotator API -----------------------------------------------------------------------
+
+
+class AnnotatorRateThrottle(BaseThrottle):
+    """API_RATE_PER_USER requests per signed-in user, whatever address they come from."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if not request.user.is_authenticated:
+            # Refused by the permission check anyway (it runs first); nothing to count.
+            return True
+        window = Window("api-user", str(request.user.pk), settings.API_RATE_PER_USER)
+        self.retry_after = _fail_open(window.retry_after)
+        if self.retry_after is not None:
+            return False
+        _fail_open(window.add)
+        return True
+
+    def wait(self) -> float | None:
+        return self.retry_after
