@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
@@ -15,6 +16,9 @@ from annotator.throttling import RATE_RULE
 logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "The database is unavailable for a moment; nothing was saved. Try again."
+BODY_TOO_BIG = "The request body is larger than this API accepts."
+REQUEST_REFUSED = "The request was refused as malformed."
+NESTED_TOO_DEEP = "The JSON body is nested too deeply."
 # Seconds a client is asked to wait before it sends the request again.
 DATABASE_RETRY_AFTER = 5
 
@@ -30,6 +34,17 @@ def exception_handler(error: Exception, context: dict) -> Response | None:
         logger.error("database unavailable during %s: %s", context["request"].path, error)
         body = {"detail": DATABASE_UNAVAILABLE, "code": "DatabaseUnavailable", "rule": ""}
         return Response(body, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+    # Django raises these while reading the body (DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields);
+    # left alone they become an HTML 400 page, which no API client reads.
+    if isinstance(error, RequestDataTooBig):
+        return Response({"detail": BODY_TOO_BIG, "code": "BodyTooBig", "rule": ""}, status=413)
+    if isinstance(error, SuspiciousOperation):
+        return Response({"detail": REQUEST_REFUSED, "code": "Malformed", "rule": ""}, status=400)
+    # json.loads recurses once per level, so a few kilobytes of "[[[[" exhaust the stack inside
+    # whichever parser a view uses (DRF's token view brings its own). Views themselves do not
+    # recurse, so here it can only be the body's nesting.
+    if isinstance(error, RecursionError):
+        return Response({"detail": NESTED_TOO_DEEP, "code": "Malformed", "rule": ""}, status=400)
     response = drf_exception_handler(error, context)
     if isinstance(error, Throttled) and response is not None:
         # DRF's handler has set the 429 and Retry-After; the body takes the project's shape.

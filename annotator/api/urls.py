@@ -21,16 +21,16 @@ urlpatterns = [
     path("worker/dataset/", worker.Dataset.as_view(), name="api-worker-dataset"),
     path("worker/questions/live/", worker.LiveQuestions.as_view(), name="api-worker-live"),
     path(
-        "worker/videos/<str:video_id>/features/claim/",
+        "worker/videos/<slug:video_id>/features/claim/",
         worker.VideoFeaturesClaim.as_view(),
         name="api-worker-features-claim",
     ),
     path(
-        "worker/videos/<str:video_id>/features/",
+        "worker/videos/<slug:video_id>/features/",
         worker.VideoFeaturesReport.as_view(),
         name="api-worker-features-report",
     ),
-    path("worker/videos/<str:video_id>/file/", worker.VideoFile.as_view(), name="api-worker-file"),
+    path("worker/videos/<slug:video_id>/file/", worker.VideoFile.as_view(), name="api-worker-file"),
     path("worker/runs/<int:pk>/claim/", worker.RunClaim.as_view(), name="api-worker-run-claim"),
     path(
         "worker/runs/<int:pk>/progress/",
