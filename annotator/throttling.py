@@ -74,7 +74,8 @@ class Window:
 
     def __init__(self, name: str, ident: str, rate: str) -> None:
         self.limit, self.seconds = parse_rate(rate)
-        digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
+        # surrogatepass: a username of lone surrogates (valid JSON \ud800) is still counted.
+        digest = hashlib.sha256(ident.encode(errors="surrogatepass")).hexdigest()[:32]
         self.key = f"{name}:{digest}"
 
     def _recent(self, now: float) -> list[float]:
