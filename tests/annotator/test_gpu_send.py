@@ -1,0 +1,77 @@
+"""Sending gpu work to the broker: a refused send fails nothing and loses nothing; the row is
+stamped when its task reaches the broker, and the reaper sends what never did, once."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from kombu.exceptions import OperationalError
+
+from annotator import modelloop
+from annotator.models import FeatureStatus, RunStatus, TrainingRun
+from config.celery import app
+from tests.annotator.helpers import video_make
+
+
+class Broker:
+    """Stands in for app.send_task: records what was sent, or refuses while down."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.sent: list[tuple[str, list, str]] = []
+
+    def send_task(self, name: str, *, args: list, queue: str, **options: object) -> None:
+        if self.down:
+            raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        self.sent.append((name, args, queue))
+
+
+@pytest.fixture
+def broker(settings, monkeypatch) -> Broker:
+    settings.GPU_QUEUE = "gpu-test"
+    broker = Broker()
+    monkeypatch.setattr(app, "send_task", broker.send_task)
+    return broker
+
+
+def test_a_sent_task_stamps_its_row(db, broker, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        run = modelloop.retrain_now(requested_by=None)
+    assert broker.sent == [("gpu.train", [run.pk], "gpu-test")]
+    run.refresh_from_db()
+    assert run.task_sent_at is not None
+    assert modelloop.gpu_work_reap()["resent"] == 0
+
+
+def test_a_refused_send_is_logged_and_sent_by_the_reaper(
+    db, broker, django_capture_on_commit_callbacks, caplog
+):
+    video = video_make(feature_status=FeatureStatus.READY)
+    broker.down = True
+    with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
+        run = modelloop.retrain_now(requested_by=None)  # does not raise
+        modelloop.video_features_queue(video)
+    assert f"gpu.train({run.pk!r}) not sent" in caplog.text
+    run.refresh_from_db()
+    video.refresh_from_db()
+    assert (run.status, run.task_sent_at) == (RunStatus.QUEUED, None)
+    assert (video.feature_status, video.feature_task_sent_at) == (FeatureStatus.PENDING, None)
+
+    # Still down: the reaper tries once, stops, and keeps both for the next beat.
+    assert modelloop.gpu_work_reap()["resent"] == 0
+
+    broker.down = False
+    assert modelloop.gpu_work_reap()["resent"] == 2
+    assert sorted(broker.sent) == [
+        ("gpu.extract_features", [video.avqa_id], "gpu-test"),
+        ("gpu.train", [run.pk], "gpu-test"),
+    ]
+    assert modelloop.gpu_work_reap()["resent"] == 0  # sent once, not at every beat
+
+
+def test_claimed_work_is_not_sent_again(db, broker):
+    run = TrainingRun.objects.create(trigger=TrainingRun.Trigger.ADMIN, accepted_pairs=0)
+    assert modelloop.training_run_claim(run)  # delivered after all, and being worked on
+    assert modelloop.gpu_work_reap()["resent"] == 0
+    assert broker.sent == []
