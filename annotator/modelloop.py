@@ -50,8 +50,9 @@ _SENT_FIELD = {Video: "feature_task_sent_at", TrainingRun: "task_sent_at"}
 
 def _send(task: str, arg: str | int, *, queue: str, undelivered: QuerySet) -> bool:
     """Hand a gpu task to the broker and stamp its row as sent; False (and a warning) if the
-    broker refused it. Never raises: the row is committed whatever happens here, and the reaper
-    sends a row that was never stamped, so an error now would only fail a request that worked."""
+    broker refused it. A refusal never raises: the row is committed whatever happens here and
+    the reaper sends a row that was never stamped, so an error now would only fail a request
+    that worked."""
     from config.celery import app
 
     try:
@@ -72,7 +73,12 @@ def _send_after_commit(task: str, arg: str | int, undelivered: QuerySet) -> None
     empty nothing is sent; the rows wait for an admin."""
     queue = settings.GPU_QUEUE
     if queue:
-        transaction.on_commit(lambda: _send(task, arg, queue=queue, undelivered=undelivered))
+        # robust: should even the stamp fail (the database gone right after the commit), the
+        # request that committed still succeeds; the reaper sends the task again, and its claim
+        # makes the second delivery do nothing.
+        transaction.on_commit(
+            lambda: _send(task, arg, queue=queue, undelivered=undelivered), robust=True
+        )
 
 
 # --- features ------------------------------------------------------------------------------

@@ -24,7 +24,13 @@ def broker_settings(redis_url: str, var_dir: Path, *, task_time_limit: float) ->
         return {
             "broker_url": redis_url,
             "result_backend": redis_url,
-            "broker_transport_options": {"visibility_timeout": visibility_timeout},
+            # A Redis host that does not answer at all (a network partition, not a refusal)
+            # fails a connection in 2 s instead of the system's minutes, so a send after a
+            # request's commit is bounded by its retry policy (modelloop.SEND_RETRY_POLICY).
+            "broker_transport_options": {
+                "visibility_timeout": visibility_timeout,
+                "socket_connect_timeout": 2,
+            },
             "result_backend_transport_options": {"visibility_timeout": visibility_timeout},
         }
     # Local mode: a broker made of files, so workers and beat run beside runserver with no
