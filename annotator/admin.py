@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tempfile
 import zipfile
 from functools import partial
@@ -20,9 +21,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
-from annotator import errors, modelloop, selectors, services, video_import
+from annotator import errors, modelloop, selectors, services, uploads, video_import
 from annotator.export import dataset_export
 from annotator.models import (
     LIVE_STATUSES,
@@ -83,28 +85,47 @@ class VideoAdmin(admin.ModelAdmin):
         return [path("upload/", upload, name="annotator_video_upload"), *super().get_urls()]
 
     def upload(self, request: HttpRequest) -> HttpResponse:
-        """Upload video files: each goes through the same import as `manage.py import_videos`."""
+        """Upload video files: each goes through the same import as `manage.py import_videos`.
+
+        The upload handler must be set before anything reads the body, and CSRF protection reads
+        it, so this view is exempt (see below) and checks the token itself once the handler has
+        streamed (or refused) the files."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        if request.method == "POST":
-            uploads = request.FILES.getlist("files")
-            if not uploads:
-                self.message_user(request, "Choose at least one file.", messages.WARNING)
-            with tempfile.TemporaryDirectory() as folder:
-                for upload in uploads:
-                    target = Path(folder) / Path(upload.name).name
-                    with target.open("wb") as out:
-                        for chunk in upload.chunks():
-                            out.write(chunk)
-                    outcome = video_import.import_file(
-                        target, random_offsets=bool(request.POST.get("random_offsets"))
-                    )
-                    level = messages.ERROR if outcome.error else messages.SUCCESS
-                    self.message_user(request, outcome.line(), level)
+        if request.method != "POST":
+            context = {**self.admin_site.each_context(request), "title": "Upload videos",
+                       "opts": self.model._meta,
+                       "max_size": video_import.size_text(settings.IMPORT_MAX_BYTES)}  # fmt: skip
+            return TemplateResponse(request, "admin/annotator/video/upload.html", context)
+        handler = uploads.VideoUploadHandler(request)
+        request.upload_handlers = [handler]
+        uploaded = request.FILES.getlist("files")
+        if handler.refusal:
+            # A refused upload changes nothing but this message, so it needs no CSRF token (the
+            # token is in the body, which was never read).
+            self.message_user(request, handler.refusal, messages.ERROR)
             return HttpResponseRedirect(reverse("admin:annotator_video_changelist"))
-        context = {**self.admin_site.each_context(request), "title": "Upload videos",
-                   "opts": self.model._meta}  # fmt: skip
-        return TemplateResponse(request, "admin/annotator/video/upload.html", context)
+        return csrf_protect(self._import_uploads)(request, uploaded)
+
+    upload.csrf_exempt = True  # admin_view then leaves CSRF to the view
+
+    def _import_uploads(self, request: HttpRequest, uploaded: list) -> HttpResponse:
+        if not uploaded:
+            self.message_user(request, "Choose at least one file.", messages.WARNING)
+        for upload in uploaded:
+            # The upload's temporary file is moved (not copied) into a folder of its own beside
+            # it, under the name its owner gave it, which the import reports and makes an id of.
+            beside = Path(upload.temporary_file_path()).parent
+            with tempfile.TemporaryDirectory(dir=beside) as folder:
+                target = video_import.upload_path(Path(folder), upload.name)
+                os.replace(upload.temporary_file_path(), target)
+                upload.close()
+                outcome = video_import.import_file(
+                    target, random_offsets=bool(request.POST.get("random_offsets"))
+                )
+            level = messages.ERROR if outcome.error else messages.SUCCESS
+            self.message_user(request, outcome.line(), level)
+        return HttpResponseRedirect(reverse("admin:annotator_video_changelist"))
 
     @admin.action(description="Extract features again (failed or stale videos)")
     def features_retry(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:

@@ -59,8 +59,19 @@ def video_create(*, avqa_id: str, source: Path, title: str = "", **origin: objec
     if not info.has_video or not info.has_audio or info.duration_seconds <= 0:
         raise media.MediaError(f"{source.name}: needs a video stream, an audio stream and a length")
     video = Video(avqa_id=avqa_id, title=title, duration_seconds=info.duration_seconds, **origin)
-    with source.open("rb") as handle:
-        video.file.save(f"{avqa_id}{source.suffix}", File(handle), save=False)
+    storage = video.file.storage
+    name = storage.get_available_name(
+        video.file.field.generate_filename(video, f"{avqa_id}{source.suffix}"),
+        max_length=video.file.field.max_length,
+    )
+    try:
+        with source.open("rb") as handle:
+            video.file.name = storage.save(name, File(handle))
+    except OSError:
+        # The storage writes under the final name, so a full disk would leave half a video
+        # there. `name` was free a moment ago and ids are unique, so the partial file is ours.
+        storage.delete(name)
+        raise
     try:
         with transaction.atomic():
             video.save()

@@ -1,14 +1,21 @@
 """Getting real videos in: each file probed with PyAV, cut into clips of CLIP_SECONDS (60 s, as
 the paper did; optionally at a random offset), transcoded to H.264/AAC MP4 when a browser could
 not play it as it is, and skipped when the same content was imported before. A refused file is
-named in the message and leaves nothing behind, in the database or the media folder."""
+named in the message and leaves nothing behind, in the database or the media folder.
+
+Files come from admins, but a file is hostile until probed: one that is too big, too long, or
+whose frames would decode to absurd sizes is refused on its probe, before anything is decoded;
+an import that would not fit on the media disk is refused before it writes, and one that fills
+the disk anyway is undone."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import math
 import random
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +23,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 
 from annotator import services
 from annotator.models import Video
@@ -23,10 +31,31 @@ from qa_model import media
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ogv")
 
+TOO_BIG = "{name}: {size} is over the {limit} limit (IMPORT_MAX_BYTES)"
+TOO_MANY_PIXELS = (
+    "{name}: its {width}×{height} frames are over the {limit:,} pixel limit (IMPORT_MAX_PIXELS)"
+)
+NO_FRAME_SIZE = "{name}: its video stream declares no frame size"
+NO_ROOM = (
+    "{name}: not enough free space in {folder} ({free} free; {needed} needed, with "
+    "IMPORT_FREE_MARGIN_BYTES kept free); nothing was written"
+)
+DISK_FULL = "{name}: the disk filled up during the import; nothing of it was kept"
+UPLOAD_TOO_BIG = (
+    "The upload ({size}) is over the {limit} limit (IMPORT_MAX_BYTES) and was not read; nothing "
+    "was imported. Upload fewer files at a time, or run manage.py import_videos on the server."
+)
+
+
+def size_text(size: int) -> str:
+    """A byte count for a person: 1.2 GB, 300 bytes."""
+    return filesizeformat(size).replace("\xa0", " ")
+
 
 @dataclass
 class FileOutcome:
     path: Path
+    name: str = ""
     videos: list[str] = field(default_factory=list)
     duplicate_of: str | None = None
     error: str | None = None
@@ -35,8 +64,8 @@ class FileOutcome:
         if self.error:
             return f"refused: {self.error}"
         if self.duplicate_of:
-            return f"skipped: {self.path.name} has the same content as video {self.duplicate_of}"
-        return f"added: {self.path.name} as {len(self.videos)} clip(s): {', '.join(self.videos)}"
+            return f"skipped: {self.name} has the same content as video {self.duplicate_of}"
+        return f"added: {self.name} as {len(self.videos)} clip(s): {', '.join(self.videos)}"
 
 
 def video_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -77,42 +106,68 @@ def clip_starts(duration: float, *, clip: float, offset: float = 0.0) -> list[fl
     return [offset + index * clip for index in range(count)]
 
 
-def _check(path: Path) -> tuple[media.MediaInfo, str]:
-    """Refuse, before anything is written, what cannot become a clip; return its probe and
-    content hash."""
+def _check(path: Path, name: str) -> tuple[media.MediaInfo, str]:
+    """Refuse, before anything is written or decoded, what cannot become a clip; return its
+    probe and content hash. The probe reads headers only, so a tiny file declaring huge frames
+    or a huge duration is refused here, before a transcode would try to decode it."""
     if not path.is_file():
-        raise media.MediaError(f"{path}: no such file")
+        raise media.MediaError(f"{name}: no such file")
     size = path.stat().st_size
     if size > settings.IMPORT_MAX_BYTES:
-        raise media.MediaError(
-            f"{path.name}: {size / 1e9:.1f} GB is over the {settings.IMPORT_MAX_BYTES / 1e9:.1f} "
-            "GB limit (IMPORT_MAX_BYTES)"
-        )
+        raise media.MediaError(TOO_BIG.format(
+            name=name, size=size_text(size), limit=size_text(settings.IMPORT_MAX_BYTES)
+        ))  # fmt: skip
     info = media.probe(path)
     if not info.has_video:
-        raise media.MediaError(f"{path.name}: has no video stream")
+        raise media.MediaError(f"{name}: has no video stream")
+    if not info.width or not info.height:
+        raise media.MediaError(NO_FRAME_SIZE.format(name=name))
+    if info.width * info.height > settings.IMPORT_MAX_PIXELS:
+        raise media.MediaError(TOO_MANY_PIXELS.format(
+            name=name, width=info.width, height=info.height, limit=settings.IMPORT_MAX_PIXELS
+        ))  # fmt: skip
     if not info.has_audio:
-        raise media.MediaError(f"{path.name}: has no audio stream (questions are about sound)")
+        raise media.MediaError(f"{name}: has no audio stream (questions are about sound)")
     if info.duration_seconds < settings.VIDEO_MIN_SECONDS:
         raise media.MediaError(
-            f"{path.name}: {info.duration_seconds:.1f} s is shorter than the "
+            f"{name}: {info.duration_seconds:.1f} s is shorter than the "
             f"{settings.VIDEO_MIN_SECONDS:g} s minimum (VIDEO_MIN_SECONDS)"
         )
     if info.duration_seconds > settings.IMPORT_MAX_SECONDS:
         raise media.MediaError(
-            f"{path.name}: {info.duration_seconds:.0f} s is over the "
+            f"{name}: {info.duration_seconds:.0f} s is over the "
             f"{settings.IMPORT_MAX_SECONDS:g} s limit (IMPORT_MAX_SECONDS)"
         )
     return info, _sha256(path)
+
+
+def require_free_space(folder: Path, needed: int, *, name: str) -> None:
+    """MediaError unless `needed` bytes fit in `folder` with IMPORT_FREE_MARGIN_BYTES to spare
+    (the database, logs and the features share the disk; filling it stops more than imports)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if needed + settings.IMPORT_FREE_MARGIN_BYTES > free:
+        raise media.MediaError(NO_ROOM.format(
+            name=name, folder=folder, free=size_text(free), needed=size_text(needed)
+        ))  # fmt: skip
+
+
+def upload_path(folder: Path, upload_name: str) -> Path:
+    """Where an uploaded file is put under its own name for the import: always directly inside
+    `folder`, whatever the name holds (a path, "..", a NUL, a name too long for the disk)."""
+    name = Path(upload_name.replace("\x00", "").replace("\\", "/")).name
+    stem, suffix = Path(name).stem.strip(". ")[:100], Path(name).suffix[:10]
+    return folder / f"{stem or 'upload'}{suffix}"
 
 
 def import_file(
     path: Path, *, random_offsets: bool = False, rng: random.Random | None = None
 ) -> FileOutcome:
     """Import one file as one or more clips, all or nothing."""
-    outcome = FileOutcome(path)
+    name = path.name
+    outcome = FileOutcome(path, name=name)
     try:
-        info, content_hash = _check(path)
+        info, content_hash = _check(path, name)
     except media.MediaError as error:
         outcome.error = str(error)
         return outcome
@@ -129,8 +184,14 @@ def import_file(
         and media.browser_playable(path, info)
     )  # fmt: skip
     created: list[Video] = []
-    base = _slug(path.stem)
+    base = _slug(Path(name).stem)
     try:
+        # A transcoded clip is about as big as its share of the source (often smaller), and is
+        # written to the temporary folder first, then copied to the media folder.
+        needed = path.stat().st_size
+        require_free_space(Path(settings.MEDIA_ROOT), needed, name=name)
+        if not as_is:
+            require_free_space(Path(tempfile.gettempdir()), needed, name=name)
         with tempfile.TemporaryDirectory() as folder, transaction.atomic():
             for index, start in enumerate(starts):
                 avqa_id = _free_id(base if len(starts) == 1 else f"{base}-{index + 1:02d}")
@@ -142,20 +203,32 @@ def import_file(
                         max_height=settings.IMPORT_MAX_HEIGHT,
                     )  # fmt: skip
                 video = services.video_create(
-                    avqa_id=avqa_id, source=source, title=path.stem[:200],
-                    source_hash=content_hash, source_name=path.name[:255],
+                    avqa_id=avqa_id, source=source, title=Path(name).stem[:200],
+                    source_hash=content_hash, source_name=name[:255],
                     clip_start_seconds=round(start, 3),
                 )  # fmt: skip
                 created.append(video)
     except media.MediaError as error:
         _remove_files(created)
-        outcome.error = str(error)
+        outcome.error = DISK_FULL.format(name=name) if _disk_full(error) else str(error)
+        return outcome
+    except OSError as error:
+        _remove_files(created)
+        if error.errno != errno.ENOSPC:
+            raise
+        outcome.error = DISK_FULL.format(name=name)
         return outcome
     except BaseException:
         _remove_files(created)
         raise
     outcome.videos = [video.avqa_id for video in created]
     return outcome
+
+
+def _disk_full(error: media.MediaError) -> bool:
+    # transcode_clip reports PyAV's write errors as MediaError; ENOSPC is ffmpeg's errno 28.
+    cause = error.__cause__ or error.__context__
+    return isinstance(cause, OSError) and cause.errno == errno.ENOSPC
 
 
 def _remove_files(videos: list[Video]) -> None:

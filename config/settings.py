@@ -225,6 +225,11 @@ VIDEO_MIN_SECONDS = env_float("VIDEO_MIN_SECONDS", 40.0, minimum=1.0)
 CLIP_SECONDS = env_float("CLIP_SECONDS", 60.0, minimum=1.0)
 # Clips taller than this are scaled down when an import transcodes them.
 IMPORT_MAX_HEIGHT = env_int("IMPORT_MAX_HEIGHT", 720, minimum=64)
+# Frames larger than this (width × height; 4K by default) are refused on the probe: a tiny file
+# can declare frames that would take gigabytes each to decode.
+IMPORT_MAX_PIXELS = env_int("IMPORT_MAX_PIXELS", 3840 * 2160, minimum=64 * 64)
+# An import (or an admin upload) that would leave less than this free on its disk is refused.
+IMPORT_FREE_MARGIN_BYTES = env_int("IMPORT_FREE_MARGIN_BYTES", 1024**3, minimum=0)
 
 # --- The model in the loop (issue 5) ---------------------------------------------------------
 # How often beat checks whether to retrain, and how many accepted pairs must have arrived since

@@ -3,16 +3,23 @@ refusals that name the file and leave nothing behind."""
 
 from __future__ import annotations
 
+import errno
 import io
 import random
 from fractions import Fraction
+from pathlib import Path
+from shutil import _ntuple_diskusage as Usage
 
 import av
 import numpy as np
 import pytest
+from django.core.files.base import File
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
+from PIL import Image
 
 from annotator import services, video_import
 from annotator.models import FeatureStatus, Video
@@ -127,7 +134,7 @@ class TestRefusals:
     def test_size_and_duration_limits_are_settings(self, catalogue, clips, settings):
         settings.IMPORT_MAX_BYTES = 1000
         assert (
-            "over the 0.0 GB limit (IMPORT_MAX_BYTES)"
+            "duet.mp4: 187.9 KB is over the 1000 bytes limit (IMPORT_MAX_BYTES)"
             in video_import.import_file(clips["short"]).error
         )
         settings.IMPORT_MAX_BYTES, settings.IMPORT_MAX_SECONDS = 10**9, 100
@@ -191,3 +198,234 @@ class TestCommandAndAdmin:
         admin_client.post(url, data)
         video.refresh_from_db()
         assert (video.instruments, video.ensemble) == ("cello, piano", "ensemble")
+
+
+# --- hostile files ---------------------------------------------------------------------------
+
+
+def write_declared(path, *, width: int, height: int, seconds: float):
+    """A file of a few hundred bytes whose Matroska headers declare raw `width`×`height` video
+    spanning `seconds`, with an audio track: what decodes to gigabytes from almost nothing."""
+    with av.open(str(path), "w", format="matroska") as container:
+        video = container.add_stream("rawvideo", rate=25)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        container.add_stream("mp2", rate=44100, layout="stereo")
+        for seconds_in in (0, seconds):
+            packet = av.Packet(b"\0" * 64)
+            packet.stream, packet.time_base = video, Fraction(1, 25)
+            packet.pts = packet.dts = int(seconds_in * 25)
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture
+def never_decoded(monkeypatch):
+    """A transcode would decode the frames: a refusal on the probe must come before it."""
+
+    def decoding(*args, **kwargs):
+        raise AssertionError("the file was decoded")
+
+    monkeypatch.setattr(media, "transcode_clip", decoding)
+
+
+class TestHostileFiles:
+    def test_a_png_renamed_mp4_is_refused(self, catalogue, tmp_path, settings):
+        poster = tmp_path / "poster.mp4"
+        Image.new("RGB", (64, 64), (200, 0, 0)).save(poster, format="PNG")
+        outcome = video_import.import_file(poster)
+        assert (
+            outcome.line() == "refused: poster.mp4: has no audio stream (questions are about sound)"
+        )
+        assert not Video.objects.exists() and not media_files(settings)
+
+    def test_a_tiny_file_declaring_huge_frames_is_refused_on_its_probe(
+        self, catalogue, tmp_path, settings, never_decoded
+    ):
+        bomb = write_declared(tmp_path / "bomb.mkv", width=15000, height=15000, seconds=50)
+        assert bomb.stat().st_size < 2000
+        outcome = video_import.import_file(bomb)
+        assert outcome.error == video_import.TOO_MANY_PIXELS.format(
+            name="bomb.mkv", width=15000, height=15000, limit=settings.IMPORT_MAX_PIXELS
+        )
+        assert "15000×15000 frames are over the 8,294,400 pixel limit" in outcome.error
+        assert not Video.objects.exists() and not media_files(settings)
+
+    def test_a_tiny_file_declaring_days_of_video_is_refused_on_its_probe(
+        self, catalogue, tmp_path, settings, never_decoded
+    ):
+        bomb = write_declared(tmp_path / "endless.mkv", width=16, height=16, seconds=10**6)
+        outcome = video_import.import_file(bomb)
+        assert "endless.mkv: 1000000 s is over the 14400 s limit (IMPORT_MAX_SECONDS)" in (
+            outcome.error
+        )
+        assert not Video.objects.exists() and not media_files(settings)
+
+    def test_the_command_refuses_them_too(self, catalogue, tmp_path, never_decoded):
+        write_declared(tmp_path / "bomb.mkv", width=15000, height=15000, seconds=50)
+        (tmp_path / "notes.mp4").write_text("not a video")
+        out = io.StringIO()
+        call_command("import_videos", str(tmp_path), stdout=out)
+        assert "refused: bomb.mkv: its 15000×15000 frames" in out.getvalue()
+        assert "refused: notes.mp4: not a readable media file" in out.getvalue()
+        assert "0 clip(s) added, 0 duplicate(s) skipped, 2 refused" in out.getvalue()
+
+
+# --- the media disk --------------------------------------------------------------------------
+
+
+def enospc() -> OSError:
+    return OSError(errno.ENOSPC, "No space left on device")
+
+
+class TestDiskFull:
+    def test_an_import_that_would_not_fit_is_refused_before_writing(
+        self, catalogue, clips, settings, monkeypatch, never_decoded
+    ):
+        # The machine cannot fill a disk safely; the disk reports 100 MB free instead.
+        monkeypatch.setattr(video_import.shutil, "disk_usage", lambda p: Usage(10**12, 0, 10**8))
+        outcome = video_import.import_file(clips["long"])
+        assert outcome.error.startswith("concert.mp4: not enough free space in ")
+        assert (
+            "(95.4 MB free; " in outcome.error and "IMPORT_FREE_MARGIN_BYTES kept" in outcome.error
+        )
+        settings.IMPORT_FREE_MARGIN_BYTES = 0
+        monkeypatch.setattr(video_import.shutil, "disk_usage", lambda p: Usage(10**12, 0, 1000))
+        assert "not enough free space" in video_import.import_file(clips["long"]).error
+        assert not Video.objects.exists() and not media_files(settings)
+
+    def test_a_disk_that_fills_during_a_transcode_leaves_nothing(
+        self, catalogue, tmp_path, settings, monkeypatch
+    ):
+        real, written = media._transcode, []
+
+        def filling(source, target, *args):
+            written.append(Path(target))
+            Path(target).write_bytes(b"half a clip")
+            raise enospc()
+
+        monkeypatch.setattr(media, "_transcode", filling)
+        outcome = video_import.import_file(write_mkv(tmp_path / "old.mkv", 50))
+        assert outcome.error == video_import.DISK_FULL.format(name="old.mkv")
+        assert written and not any(path.exists() for path in written)  # the temporary is gone
+        assert not any(written[0].parent.parent.glob(written[0].parent.name))
+        assert not Video.objects.exists() and not media_files(settings)
+        monkeypatch.setattr(media, "_transcode", real)
+        assert video_import.import_file(tmp_path / "old.mkv").videos == ["old"]
+
+    def test_a_disk_that_fills_while_a_clip_is_stored_leaves_nothing(
+        self, catalogue, clips, settings, monkeypatch
+    ):
+        real, calls = File.chunks, []
+
+        def filling(self, chunk_size=None):
+            calls.append(self)
+            if len(calls) == 2:  # the second clip: half written into the media folder, then full
+                yield next(real(self, 1024))
+                assert media_files(settings)
+                raise enospc()
+            yield from real(self, chunk_size)
+
+        monkeypatch.setattr(File, "chunks", filling)
+        outcome = video_import.import_file(clips["long"])
+        assert outcome.error == video_import.DISK_FULL.format(name="concert.mp4")
+        assert not Video.objects.exists() and not media_files(settings)
+
+
+# --- the admin upload ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def upload_folder(settings, tmp_path):
+    """Where uploads stream to, checked empty after each refusal."""
+    settings.FILE_UPLOAD_TEMP_DIR = tmp_path / "uploads"
+    settings.FILE_UPLOAD_TEMP_DIR.mkdir()
+    return settings.FILE_UPLOAD_TEMP_DIR
+
+
+def upload(client, *files: SimpleUploadedFile) -> str:
+    """Post files to the admin upload; the messages the admin then sees."""
+    response = client.post(reverse("admin:annotator_video_upload"), {"files": list(files)})
+    assert response.status_code == 302
+    return " ".join(str(m) for m in client.get(response["Location"]).context["messages"])
+
+
+class TestAdminUpload:
+    def test_an_upload_over_the_limit_is_refused_before_a_byte_is_written(
+        self, catalogue, admin_client, settings, upload_folder, monkeypatch
+    ):
+        settings.IMPORT_MAX_BYTES = 10_000
+
+        def written(*args, **kwargs):
+            raise AssertionError("the upload was written")
+
+        monkeypatch.setattr(TemporaryFileUploadHandler, "new_file", written)
+        text = upload(admin_client, SimpleUploadedFile("huge.mp4", b"\0" * 20_000))
+        assert text.startswith("The upload (19.")
+        assert "is over the 9.8 KB limit (IMPORT_MAX_BYTES) and was not read" in text
+        assert not Video.objects.exists() and not any(upload_folder.iterdir())
+        assert not media_files(settings)
+
+    def test_an_upload_bigger_than_the_free_space_is_refused(
+        self, catalogue, admin_client, settings, upload_folder, monkeypatch
+    ):
+        monkeypatch.setattr(video_import.shutil, "disk_usage", lambda p: Usage(10**12, 0, 10**6))
+        text = upload(admin_client, SimpleUploadedFile("duet.mp4", b"\0" * 20_000))
+        assert text.startswith(f"The upload: not enough free space in {upload_folder} (976.6 KB")
+        assert not Video.objects.exists() and not any(upload_folder.iterdir())
+
+    def test_refused_files_leave_nothing_in_the_upload_or_media_folders(
+        self, catalogue, admin_client, settings, upload_folder, tmp_path
+    ):
+        poster = io.BytesIO()
+        Image.new("RGB", (64, 64)).save(poster, format="PNG")
+        bomb = write_declared(tmp_path / "bomb.mkv", width=15000, height=15000, seconds=50)
+        text = upload(
+            admin_client,
+            SimpleUploadedFile("notes.mp4", b"just text"),
+            SimpleUploadedFile("poster.mp4", poster.getvalue()),
+            SimpleUploadedFile("bomb.mkv", bomb.read_bytes()),
+        )
+        assert "refused: notes.mp4: not a readable media file" in text
+        assert "refused: poster.mp4: has no audio stream" in text
+        assert "refused: bomb.mkv: its 15000×15000 frames are over the" in text
+        assert not Video.objects.exists() and not media_files(settings)
+        assert not any(upload_folder.iterdir())
+
+    def test_a_file_name_cannot_lead_outside_the_upload_folder(
+        self, catalogue, clips, admin_client, settings, upload_folder, tmp_path
+    ):
+        # Django's test client strips paths from file names, so the body is written by hand.
+        hostile = ["../../../../evil.mp4", "/etc/evil.mp4", "..\\..\\evil.mp4", "..%2fevil.mp4",
+                   "evil\x00.mp4", "&#46;&#46;/evil.mp4"]  # fmt: skip
+        for index, name in enumerate(hostile):
+            data = clips["short"].read_bytes() + bytes([index])  # not a duplicate of the last
+            body = (
+                b'--b\r\nContent-Disposition: form-data; name="files"; filename="'
+                + name.encode() + b'"\r\nContent-Type: video/mp4\r\n\r\n' + data + b"\r\n--b--\r\n"
+            )  # fmt: skip
+            response = admin_client.post(
+                reverse("admin:annotator_video_upload"), body,
+                content_type="multipart/form-data; boundary=b",
+            )  # fmt: skip
+            messages = admin_client.get(response["Location"]).context["messages"]
+            assert "evil.mp4 as 1 clip(s)" in " ".join(map(str, messages)), name
+        for video in Video.objects.all():
+            assert Path(video.file.path).parent == settings.MEDIA_ROOT / "videos"
+        outside = [p for p in tmp_path.rglob("*evil*") if settings.MEDIA_ROOT not in p.parents]
+        assert not outside and not any(upload_folder.iterdir())
+        assert not list(Path("/etc").glob("evil*"))
+
+    @pytest.mark.parametrize(
+        "name", ["..", "../..", "/abs/clip.mp4", "a\0b.mp4", "..\\x.mp4", "é" * 300 + ".mp4", ""]
+    )
+    def test_upload_paths_stay_in_their_folder(self, tmp_path, name):
+        path = video_import.upload_path(tmp_path, name)
+        assert path.parent == tmp_path and path.name not in ("", ".", "..")
+        assert "\0" not in str(path) and len(path.name.encode()) < 255
+
+    def test_the_import_still_needs_the_csrf_token(self, catalogue, clips, admin_user):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(admin_user)
+        files = {"files": [SimpleUploadedFile("duet.mp4", clips["short"].read_bytes())]}
+        assert client.post(reverse("admin:annotator_video_upload"), files).status_code == 403
+        assert not Video.objects.exists()
