@@ -6,6 +6,7 @@ fails or is interrupted leaves nothing behind, neither rows nor video files."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from annotator import errors, rules, services
 from annotator.models import (
+    AVQA_ID_PATTERN,
     Answer,
     Question,
     QuestionStatus,
@@ -123,6 +125,10 @@ def _import_one(item, report, author, templates, answers, videos_dir, added_file
         deleted = int(item.get("question_deleted", 0))
     except (KeyError, TypeError, ValueError) as error:
         report.refuse("malformed record", item, str(error))
+        return
+    if not re.fullmatch(AVQA_ID_PATTERN, video_id):
+        # The id becomes a file name in the videos folder: "../x" would read a file beside it.
+        report.refuse("video id is not a slug", item, repr(video_id))
         return
     if deleted:
         report.refuse("deleted in the source", item, "question_deleted is 1")

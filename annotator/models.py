@@ -39,6 +39,10 @@ class FeatureStatus(models.TextChoices):
     FAILED = "failed"
 
 
+# A video id names files (the clip, its features on the gpu worker), so it is a slug: no path.
+AVQA_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+
 class Video(models.Model):
     # The id used in MUSIC-AVQA records and feature file names, e.g. "00000028".
     avqa_id = models.CharField("video id", max_length=64, unique=True)
@@ -79,7 +83,7 @@ class Video(models.Model):
                 condition=Q(duration_seconds__gt=0), name="video_duration_positive"
             ),
             models.CheckConstraint(
-                condition=Q(avqa_id__regex=r"^[A-Za-z0-9_-]+$"), name="video_avqa_id_slug"
+                condition=Q(avqa_id__regex=AVQA_ID_PATTERN), name="video_avqa_id_slug"
             ),
         ]
 

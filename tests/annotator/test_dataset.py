@@ -217,3 +217,24 @@ def test_the_admin_exports_a_zip(accepted, client, django_user_model):
     ]  # fmt: skip
     total = sum(len(json.loads(archive.read(f"avqa-{s}.json"))) for s in ("train", "val", "test"))
     assert total == 6
+
+
+@pytest.mark.parametrize(
+    "video_id", ["../outside", "/abs/outside", "..\\outside", "out\x00side", "..%2Foutside",
+                 "outside\n", ""],
+)  # fmt: skip
+def test_a_video_id_cannot_reach_a_file_outside_the_videos_folder(
+    catalogue, tmp_path, settings, video_id
+):
+    from qa_model.synthetic import Scene, render_scene
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    outside = render_scene(Scene.random(1, duration_seconds=3.0), tmp_path / "outside.mp4", fps=4)
+    record = {"video_id": video_id, "question_id": 42, "type": '["Audio", "Counting"]',
+              "question_content": "Is there a <Object> sound?", "templ_values": '["cello"]',
+              "question_deleted": 0, "anser": "yes"}  # fmt: skip
+    report = importing.dataset_import([record], videos_dir=folder)
+    assert report.refused == {"video id is not a slug": [f"record 42: {video_id!r}"]}
+    assert not Video.objects.exists() and not Question.objects.exists()
+    assert outside.exists() and not (settings.MEDIA_ROOT / "videos").exists()
