@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -412,7 +413,15 @@ def _prefetch(pool: ThreadPoolExecutor, function: Callable, items: Sequence, *, 
         yield futures.popleft().result()
 
 
+# The web app's video ids are slugs (its Video model checks the same pattern).
+VIDEO_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def feature_path(root: str | os.PathLike, video_id: str) -> Path:
+    """Where a video's features live under `root`. The id arrives over the network (the worker
+    API, a dataset file), so one that is not a slug, and could name a file elsewhere, is refused."""
+    if not VIDEO_ID.fullmatch(video_id):
+        raise ValueError(f"{video_id!r} is not a video id")
     return Path(root) / f"{video_id}.npz"
 
 

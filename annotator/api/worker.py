@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -69,7 +69,11 @@ class VideoFile(WorkerView):
                    summary="A video's file, for feature extraction")  # fmt: skip
     def get(self, request: Request, video_id: str) -> FileResponse:
         video = get_object_or_404(Video, avqa_id=video_id)
-        return FileResponse(video.file.open("rb"), as_attachment=True, filename=video.file.name)
+        try:
+            handle = video.file.open("rb")
+        except FileNotFoundError:  # removed from the media folder by hand
+            raise Http404 from None
+        return FileResponse(handle, as_attachment=True, filename=video.file.name)
 
 
 class VideoFeaturesReport(WorkerView):

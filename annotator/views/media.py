@@ -6,7 +6,13 @@ import mimetypes
 import re
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
@@ -39,7 +45,10 @@ def video_stream(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         videos = Video.objects.none()
     video = get_object_or_404(videos, pk=pk)
-    size = video.file.size
+    try:
+        size = video.file.size
+    except FileNotFoundError:  # removed from the media folder by hand
+        raise Http404 from None
     content_type = mimetypes.guess_type(video.file.name)[0] or "application/octet-stream"
     match = _RANGE.match(request.headers.get("Range", "").strip())
     if not match or match.groups() == ("", ""):

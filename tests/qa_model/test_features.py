@@ -172,3 +172,10 @@ def test_decoding_in_threads_writes_the_same_features_and_keeps_failures(extract
         one = load_features(tmp_path / "one" / f"perf{index}.npz")
         two = load_features(tmp_path / "two" / f"perf{index}.npz")
         assert all((one[key] == two[key]).all() for key in one)
+
+
+@pytest.mark.parametrize("video_id", ["../x", "/etc/passwd", "a/b", "x\x00", "..", "", "x\n"])
+def test_a_video_id_that_is_not_a_slug_names_no_file(tmp_path, video_id):
+    with pytest.raises(ValueError, match="is not a video id"):
+        features.feature_path(tmp_path, video_id)
+    assert features.feature_path(tmp_path, "00000042") == tmp_path / "00000042.npz"
