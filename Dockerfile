@@ -7,6 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DJANGO_ENV=production \
     AVQA_VAR_DIR=/var/lib/avqa \
     MEDIA_ROOT=/var/lib/avqa/media \
     STATIC_ROOT=/app/staticfiles

@@ -53,7 +53,12 @@ def line_chart(
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
         parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.5" fill="{colour}"/>'
                   for px, py in coordinates]  # fmt: skip
-        legend.append(f'<span style="color: {colour}">■ {escape(name)}</span>')
+        # An SVG swatch, not style="color: …": the content-security policy refuses style
+        # attributes (config/csp.py), not SVG presentation attributes.
+        legend.append(
+            f'<span><svg class="swatch" viewBox="0 0 10 10" aria-hidden="true">'
+            f'<rect width="10" height="10" fill="{colour}"/></svg> {escape(name)}</span>'
+        )
     parts.append("</svg>")
     return mark_safe("".join(parts) + f'<p class="legend">{" ".join(legend)}</p>')
 

@@ -29,8 +29,9 @@ POLICY: dict[str, tuple[str, ...]] = {
 }
 
 # Third-party pages this project serves but does not write, relaxed only where they need it and
-# only for their own paths. Swagger UI (drf-spectacular-sidecar, from this server) sets inline
-# styles and inline SVG images; its start-up script is a file (SpectacularSwaggerSplitView).
+# only for their own paths. The API docs page (drf-spectacular's template around Swagger UI,
+# served from this server by the sidecar) carries an inline <style>; its scripts stay files
+# (SpectacularSwaggerSplitView serves the start-up script as one). Django's admin needs nothing.
 RELAXED: dict[str, dict[str, tuple[str, ...]]] = {
     "/api/docs/": {"style-src": ("'self'", "'unsafe-inline'")},
 }

@@ -180,3 +180,15 @@ def test_the_image_installs_the_pinned_requirements_and_serves_static_files():
     requirements = (ROOT / "requirements.txt").read_text()
     assert re.search(r"^gunicorn==", requirements, re.M)
     assert re.search(r"^whitenoise==", requirements, re.M)
+
+
+def test_the_containers_run_the_production_settings(compose):
+    from django.urls import resolve
+
+    for name in ("init", "web", "worker", "beat"):
+        assert services(compose)[name]["environment"]["DJANGO_ENV"] == "production", name
+    # The healthcheck speaks plain http to gunicorn: the https redirect must let it through.
+    assert "http://127.0.0.1:8000/healthz" in " ".join(
+        services(compose)["web"]["healthcheck"]["test"]
+    )
+    assert resolve("/healthz").url_name == "healthz"

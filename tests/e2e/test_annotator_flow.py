@@ -101,10 +101,16 @@ def test_the_default_gate_is_locked_at_25_seconds_and_opens_after_30(
     first = page.locator("button[data-key='1']")
     expect(first).to_be_disabled()
     play(page)
-    page.wait_for_function("document.querySelector('video').currentTime >= 25", timeout=40_000)
+    # Functions, not expressions: Playwright evaluates an expression with eval, which the
+    # content-security policy refuses.
+    page.wait_for_function(
+        "() => document.querySelector('video').currentTime >= 25", timeout=40_000
+    )
     expect(first).to_be_disabled()
     assert WatchSession.objects.get(annotator=people["voter1"]).credited_seconds < 30
-    page.wait_for_function("document.querySelector('video').currentTime >= 30", timeout=15_000)
+    page.wait_for_function(
+        "() => document.querySelector('video').currentTime >= 30", timeout=15_000
+    )
     expect(first).to_be_enabled(timeout=12_000)
     expect(page.locator(".watch-label")).to_have_text("Unlocked: you can submit")
     assert WatchSession.objects.get(annotator=people["voter1"]).credited_seconds >= 30
@@ -114,7 +120,9 @@ def test_pausing_stops_the_credit(chromium, live_server, video, people):
     page = signed_in(chromium, live_server, "asker")
     page.goto(f"{live_server.url}/ask/")
     play(page)
-    page.wait_for_function("document.querySelector('video').currentTime >= 11", timeout=20_000)
+    page.wait_for_function(
+        "() => document.querySelector('video').currentTime >= 11", timeout=20_000
+    )
     page.evaluate("document.querySelector('video').pause()")
     page.wait_for_timeout(1_500)  # the pause heartbeat
     credited = WatchSession.objects.get(annotator=people["asker"]).credited_seconds

@@ -26,7 +26,7 @@ def test_staff_see_every_chart(client, reviewer, work):
     client.force_login(reviewer)
     html = client.get(reverse("dashboard")).content.decode()
     assert "<b>3</b> accepted pairs" in html
-    assert html.count("<svg") == 4  # progress, types, templates, throughput
+    assert html.count('<svg class="chart') == 4  # progress, types, templates, throughput
     assert "questions asked" in html and "pairs accepted" in html
     assert "Audio / Counting" in html
     assert "⚠ prior" not in html  # template 1 is all "yes", but on 2 pairs only
