@@ -71,9 +71,11 @@ class VideoAdmin(admin.ModelAdmin):
     )
     list_filter = ("is_active", "feature_status", "ensemble")
     search_fields = ("avqa_id", "title", "instruments", "source_name")
+    # The file only comes in through the import (probed, limited, transcoded): the plain add and
+    # change forms would store any file as it is.
     readonly_fields = (
-        "created_at", "feature_status", "feature_error", "feature_updated_at", "source_hash",
-        "source_name", "clip_start_seconds",
+        "file", "created_at", "feature_status", "feature_error", "feature_updated_at",
+        "source_hash", "source_name", "clip_start_seconds",
     )  # fmt: skip
     actions = ("features_retry",)
     change_list_template = "admin/annotator/video/change_list.html"
@@ -83,6 +85,9 @@ class VideoAdmin(admin.ModelAdmin):
     def get_urls(self):
         upload = self.admin_site.admin_view(self.upload)
         return [path("upload/", upload, name="annotator_video_upload"), *super().get_urls()]
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:annotator_video_upload"))
 
     def upload(self, request: HttpRequest) -> HttpResponse:
         """Upload video files: each goes through the same import as `manage.py import_videos`.

@@ -423,6 +423,20 @@ class TestAdminUpload:
         assert path.parent == tmp_path and path.name not in ("", ".", "..")
         assert "\0" not in str(path) and len(path.name.encode()) < 255
 
+    def test_the_plain_add_and_change_forms_take_no_file(self, catalogue, clips, admin_client):
+        add = admin_client.get(reverse("admin:annotator_video_add"))
+        assert add["Location"] == reverse("admin:annotator_video_upload")
+        video_import.import_file(clips["short"])
+        video = Video.objects.get()
+        url = reverse("admin:annotator_video_change", args=[video.pk])
+        form = admin_client.get(url).context["adminform"].form
+        assert "file" not in form.fields
+        data = {key: value for key, value in form.initial.items() if value is not None}
+        admin_client.post(url, {**data, "file": SimpleUploadedFile("x.mp4", b"not a video")})
+        video.refresh_from_db()
+        with video.file.open("rb") as stored:
+            assert stored.read() == clips["short"].read_bytes()
+
     def test_the_import_still_needs_the_csrf_token(self, catalogue, clips, admin_user):
         client = Client(enforce_csrf_checks=True)
         client.force_login(admin_user)
