@@ -4,12 +4,16 @@ never paths; a stored name that points outside the media folder is refused by th
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from annotator import accounts
-from annotator.models import Video
+from annotator import accounts, modelloop
+from annotator.models import ModelVersion, TrainingRun, Video
+from tests.annotator.test_modelloop import RESULT
 
 pytestmark = pytest.mark.django_db
 SECRET = b"the server's secret key"
@@ -87,3 +91,23 @@ def test_paths_in_urls_find_no_file(client, reviewer, worker_api, secret, path):
     for response in (someone.get(path) for someone in clients):
         assert response.status_code in (400, 403, 404), (path, response.status_code)
         assert SECRET not in body(response)
+
+
+def test_an_uploaded_checkpoints_name_is_not_used_as_a_path(worker_api, settings, tmp_path):
+    run = TrainingRun.objects.create(trigger=TrainingRun.Trigger.ADMIN, accepted_pairs=1)
+    modelloop.training_run_claim(run)
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="result"\r\n\r\n'
+        + json.dumps(RESULT).encode()
+        + b'\r\n--b\r\nContent-Disposition: form-data; name="checkpoint"; '
+        b'filename="../../../evil.pt"\r\n\r\nweights\r\n--b--\r\n'
+    )
+    response = worker_api.post(
+        reverse("api-worker-run-finish", args=[run.pk]), body,
+        content_type="multipart/form-data; boundary=b",
+    )  # fmt: skip
+    assert response.status_code == 201, response.content
+    version = ModelVersion.objects.get()
+    assert version.checkpoint.name == "models/avst-v1.pt"
+    assert Path(version.checkpoint.path).parent == settings.MEDIA_ROOT / "models"
+    assert not list(tmp_path.rglob("evil*"))
