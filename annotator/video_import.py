@@ -55,7 +55,6 @@ def size_text(size: int) -> str:
 @dataclass
 class FileOutcome:
     path: Path
-    name: str = ""
     videos: list[str] = field(default_factory=list)
     duplicate_of: str | None = None
     error: str | None = None
@@ -64,8 +63,8 @@ class FileOutcome:
         if self.error:
             return f"refused: {self.error}"
         if self.duplicate_of:
-            return f"skipped: {self.name} has the same content as video {self.duplicate_of}"
-        return f"added: {self.name} as {len(self.videos)} clip(s): {', '.join(self.videos)}"
+            return f"skipped: {self.path.name} has the same content as video {self.duplicate_of}"
+        return f"added: {self.path.name} as {len(self.videos)} clip(s): {', '.join(self.videos)}"
 
 
 def video_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -106,12 +105,13 @@ def clip_starts(duration: float, *, clip: float, offset: float = 0.0) -> list[fl
     return [offset + index * clip for index in range(count)]
 
 
-def _check(path: Path, name: str) -> tuple[media.MediaInfo, str]:
+def _check(path: Path) -> tuple[media.MediaInfo, str]:
     """Refuse, before anything is written or decoded, what cannot become a clip; return its
     probe and content hash. The probe reads headers only, so a tiny file declaring huge frames
     or a huge duration is refused here, before a transcode would try to decode it."""
+    name = path.name
     if not path.is_file():
-        raise media.MediaError(f"{name}: no such file")
+        raise media.MediaError(f"{path}: no such file")
     size = path.stat().st_size
     if size > settings.IMPORT_MAX_BYTES:
         raise media.MediaError(TOO_BIG.format(
@@ -165,9 +165,9 @@ def import_file(
 ) -> FileOutcome:
     """Import one file as one or more clips, all or nothing."""
     name = path.name
-    outcome = FileOutcome(path, name=name)
+    outcome = FileOutcome(path)
     try:
-        info, content_hash = _check(path, name)
+        info, content_hash = _check(path)
     except media.MediaError as error:
         outcome.error = str(error)
         return outcome
@@ -184,7 +184,7 @@ def import_file(
         and media.browser_playable(path, info)
     )  # fmt: skip
     created: list[Video] = []
-    base = _slug(Path(name).stem)
+    base = _slug(path.stem)
     try:
         # A transcoded clip is about as big as its share of the source (often smaller), and is
         # written to the temporary folder first, then copied to the media folder.
@@ -203,7 +203,7 @@ def import_file(
                         max_height=settings.IMPORT_MAX_HEIGHT,
                     )  # fmt: skip
                 video = services.video_create(
-                    avqa_id=avqa_id, source=source, title=Path(name).stem[:200],
+                    avqa_id=avqa_id, source=source, title=path.stem[:200],
                     source_hash=content_hash, source_name=name[:255],
                     clip_start_seconds=round(start, 3),
                 )  # fmt: skip
