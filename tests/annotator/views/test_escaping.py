@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from annotator.models import Question, QuestionStatus
+from annotator.models import Question, QuestionStatus, RunStatus, TrainingRun, Video
 from tests.annotator.helpers import ask, video_make, vote
 
 SCRIPT = "<script>alert(1)</script>"
@@ -72,21 +72,33 @@ def test_the_review_page_of_each_question(client, hostile):
         assert_escaped(html, shows=(hostile[key].author.username, hostile[key].text))
 
 
-def test_the_dashboard_and_the_model_page(client, hostile):
+@pytest.fixture
+def hostile_worker_reports(hostile):
+    """Text the gpu worker reports (a run's stage and error, a failed extraction's error) is
+    shown to staff too; a stolen worker token could send markup."""
+    TrainingRun.objects.create(
+        trigger=TrainingRun.Trigger.ADMIN, accepted_pairs=1, status=RunStatus.FAILED,
+        progress={"stage": ATTRIBUTE}, error=SCRIPT,
+    )  # fmt: skip
+    Video.objects.filter(pk=hostile["video"].pk).update(feature_error=SVG)
+
+
+def test_the_dashboard_and_the_model_page(client, hostile, hostile_worker_reports):
     assert_escaped(page(client, hostile["reviewer"], "dashboard"))
-    assert_escaped(page(client, hostile["reviewer"], "review-model"))
+    assert_escaped(page(client, hostile["reviewer"], "review-model"), shows=(SCRIPT, ATTRIBUTE))
 
 
 @pytest.mark.parametrize(
-    "model", ["question", "video", "vote", "annotator", "statuschange", "watchsession"]
+    "model",
+    ["question", "video", "vote", "annotator", "statuschange", "watchsession", "trainingrun"],
 )
-def test_the_admin_lists(admin_client, hostile, model):
+def test_the_admin_lists(admin_client, hostile, hostile_worker_reports, model):
     response = admin_client.get(reverse(f"admin:annotator_{model}_changelist"))
     assert response.status_code == 200
     assert_escaped(response.content.decode())
 
 
-def test_the_admin_pages_of_a_question_and_a_video(admin_client, hostile):
+def test_the_admin_pages_of_a_question_and_a_video(admin_client, hostile, hostile_worker_reports):
     for url in (reverse("admin:annotator_question_change", args=[hostile["accepted"].pk]),
                 reverse("admin:annotator_video_change", args=[hostile["video"].pk])):  # fmt: skip
         response = admin_client.get(url)
