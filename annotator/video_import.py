@@ -35,6 +35,7 @@ TOO_BIG = "{name}: {size} is over the {limit} limit (IMPORT_MAX_BYTES)"
 TOO_MANY_PIXELS = (
     "{name}: its {width}×{height} frames are over the {limit:,} pixel limit (IMPORT_MAX_PIXELS)"
 )
+TOO_MANY_FRAMES = "{name}: {rate:g} frames per second is over the {limit:g} limit (IMPORT_MAX_FPS)"
 NO_FRAME_SIZE = "{name}: its video stream declares no frame size"
 NO_ROOM = (
     "{name}: not enough free space in {folder} ({free} free; {needed} needed, with "
@@ -107,8 +108,8 @@ def clip_starts(duration: float, *, clip: float, offset: float = 0.0) -> list[fl
 
 def _check(path: Path) -> tuple[media.MediaInfo, str]:
     """Refuse, before anything is written or decoded, what cannot become a clip; return its
-    probe and content hash. The probe reads headers only, so a tiny file declaring huge frames
-    or a huge duration is refused here, before a transcode would try to decode it."""
+    probe and content hash. The probe reads headers only, so a tiny file declaring huge frames,
+    a huge frame rate or a huge duration is refused here, before a transcode would decode it."""
     name = path.name
     if not path.is_file():
         raise media.MediaError(f"{path}: no such file")
@@ -125,6 +126,10 @@ def _check(path: Path) -> tuple[media.MediaInfo, str]:
     if info.width * info.height > settings.IMPORT_MAX_PIXELS:
         raise media.MediaError(TOO_MANY_PIXELS.format(
             name=name, width=info.width, height=info.height, limit=settings.IMPORT_MAX_PIXELS
+        ))  # fmt: skip
+    if info.frame_rate and info.frame_rate > settings.IMPORT_MAX_FPS:
+        raise media.MediaError(TOO_MANY_FRAMES.format(
+            name=name, rate=info.frame_rate, limit=settings.IMPORT_MAX_FPS
         ))  # fmt: skip
     if not info.has_audio:
         raise media.MediaError(f"{name}: has no audio stream (questions are about sound)")

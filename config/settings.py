@@ -228,6 +228,8 @@ IMPORT_MAX_HEIGHT = env_int("IMPORT_MAX_HEIGHT", 720, minimum=64)
 # Frames larger than this (width × height; 4K by default) are refused on the probe: a tiny file
 # can declare frames that would take gigabytes each to decode.
 IMPORT_MAX_PIXELS = env_int("IMPORT_MAX_PIXELS", 3840 * 2160, minimum=64 * 64)
+# Likewise a frame rate: a few bytes per skipped frame at 1000 fps is hours of decoding.
+IMPORT_MAX_FPS = env_float("IMPORT_MAX_FPS", 120.0, minimum=1.0)
 # An import (or an admin upload) that would leave less than this free on its disk is refused.
 IMPORT_FREE_MARGIN_BYTES = env_int("IMPORT_FREE_MARGIN_BYTES", 1024**3, minimum=0)
 

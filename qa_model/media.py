@@ -28,6 +28,7 @@ class MediaInfo:
     audio_codec: str | None
     width: int | None
     height: int | None
+    frame_rate: float | None = None  # frames per second, as the stream declares it
 
 
 def probe(path: str | os.PathLike) -> MediaInfo:
@@ -37,6 +38,9 @@ def probe(path: str | os.PathLike) -> MediaInfo:
             video = container.streams.video[0] if container.streams.video else None
             audio = container.streams.audio[0] if container.streams.audio else None
             duration = _duration_seconds(container, video, audio)
+            # The average over the packets read, not a guess from the time base (a Matroska file
+            # of variable frame rate would "guess" 1000 fps).
+            rate = video.average_rate if video else None
             return MediaInfo(
                 duration_seconds=duration,
                 has_video=video is not None,
@@ -45,6 +49,7 @@ def probe(path: str | os.PathLike) -> MediaInfo:
                 audio_codec=audio.codec_context.name if audio else None,
                 width=video.codec_context.width if video else None,
                 height=video.codec_context.height if video else None,
+                frame_rate=float(rate) if rate else None,
             )
     except (av.FFmpegError, OSError) as error:
         raise MediaError(f"{Path(path).name}: not a readable media file ({error})") from None

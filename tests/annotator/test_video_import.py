@@ -203,17 +203,18 @@ class TestCommandAndAdmin:
 # --- hostile files ---------------------------------------------------------------------------
 
 
-def write_declared(path, *, width: int, height: int, seconds: float):
+def write_declared(path, *, width: int, height: int, seconds: float, rate: int = 25):
     """A file of a few hundred bytes whose Matroska headers declare raw `width`×`height` video
-    spanning `seconds`, with an audio track: what decodes to gigabytes from almost nothing."""
+    at `rate` frames per second spanning `seconds`, with an audio track: what decodes to
+    gigabytes, or hours of work, from almost nothing."""
     with av.open(str(path), "w", format="matroska") as container:
-        video = container.add_stream("rawvideo", rate=25)
+        video = container.add_stream("rawvideo", rate=rate)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         container.add_stream("mp2", rate=44100, layout="stereo")
-        for seconds_in in (0, seconds):
+        for frame in (0, 1, 2, int(seconds * rate)):
             packet = av.Packet(b"\0" * 64)
-            packet.stream, packet.time_base = video, Fraction(1, 25)
-            packet.pts = packet.dts = int(seconds_in * 25)
+            packet.stream, packet.time_base = video, Fraction(1, rate)
+            packet.pts = packet.dts = frame
             container.mux(packet)
     return path
 
@@ -248,6 +249,16 @@ class TestHostileFiles:
             name="bomb.mkv", width=15000, height=15000, limit=settings.IMPORT_MAX_PIXELS
         )
         assert "15000×15000 frames are over the 8,294,400 pixel limit" in outcome.error
+        assert not Video.objects.exists() and not media_files(settings)
+
+    def test_a_tiny_file_declaring_a_huge_frame_rate_is_refused_on_its_probe(
+        self, catalogue, tmp_path, settings, never_decoded
+    ):
+        bomb = write_declared(tmp_path / "fast.mkv", width=16, height=16, seconds=50, rate=1000)
+        outcome = video_import.import_file(bomb)
+        assert outcome.error == (
+            "fast.mkv: 1000 frames per second is over the 120 limit (IMPORT_MAX_FPS)"
+        )
         assert not Video.objects.exists() and not media_files(settings)
 
     def test_a_tiny_file_declaring_days_of_video_is_refused_on_its_probe(
