@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from redis.exceptions import RedisError
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ErrorDetail, Throttled, ValidationError
@@ -152,10 +153,12 @@ def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
         username = request.POST.get("username", "")
         wait = login_retry_after(request, username)
         if wait is not None:
-            message = LOGIN_THROTTLED.format(seconds=wait)
-            response = render(
-                request, "registration/throttled.html", {"message": message}, status=429
-            )
+            context = {
+                "title": "Sign in",
+                "error": LOGIN_THROTTLED.format(seconds=wait),
+                "back": request.path,
+            }
+            response = render(request, "throttled.html", context, status=429)
             response["Retry-After"] = str(wait)
             return response
         response = view(request, *args, **kwargs)
@@ -169,7 +172,8 @@ def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
 
 
 class TokenView(ObtainAuthToken):
-    """api/auth/token/ under the same sign-in limits as the login page."""
+    """A token for a username and password. Failed attempts count with the login page's, per
+    client address and per username; over the limit, 429 with Retry-After."""
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # A JSON body need not be an object; the serializer refuses those with a 400.
@@ -190,7 +194,20 @@ class TokenView(ObtainAuthToken):
 obtain_auth_token = TokenView.as_view()
 
 
-# --- The annotator API -----------------------------------------------------------------------
+# --- Annotators' work: the API and the Ask and Answer pages ---------------------------------
+
+
+def work_request(user: Any) -> int | None:
+    """Count one request of a signed-in user's work; seconds to wait if it is one too many.
+
+    The API and the work pages share the count, so a script cannot take tasks in bulk through
+    the pages instead, and the player's heartbeats (API) and page loads add up to one budget.
+    """
+    window = Window("work-user", str(user.pk), settings.API_RATE_PER_USER)
+    wait = _fail_open(window.retry_after)
+    if wait is None:
+        _fail_open(window.add)
+    return wait
 
 
 class AnnotatorRateThrottle(BaseThrottle):
@@ -200,12 +217,30 @@ class AnnotatorRateThrottle(BaseThrottle):
         if not request.user.is_authenticated:
             # Refused by the permission check anyway (it runs first); nothing to count.
             return True
-        window = Window("api-user", str(request.user.pk), settings.API_RATE_PER_USER)
-        self.retry_after = _fail_open(window.retry_after)
-        if self.retry_after is not None:
-            return False
-        _fail_open(window.add)
-        return True
+        self.retry_after = work_request(request.user)
+        return self.retry_after is None
 
     def wait(self) -> float | None:
         return self.retry_after
+
+
+def work_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For the Ask and Answer pages (after login_required): over the user's rate, 429 with
+    Retry-After; an htmx request gets the message where its item would go."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        wait = work_request(request.user)
+        if wait is None:
+            return view(request, *args, **kwargs)
+        context = {
+            "title": "Slow down",
+            "error": API_THROTTLED.format(seconds=wait),
+            "back": reverse("home"),
+        }
+        template = "annotator/partials/messages.html" if request.htmx else "throttled.html"
+        response = render(request, template, context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+
+    return wrapped

@@ -291,9 +291,10 @@ CELERY_BEAT_SCHEDULE = {
 # failures only, so a lab of annotators behind one address can all sign in.
 LOGIN_RATE_PER_IP = env_rate("LOGIN_RATE_PER_IP", "30/15m")
 LOGIN_RATE_PER_USERNAME = env_rate("LOGIN_RATE_PER_USERNAME", "10/15m")
-# Annotator API requests per user (not per IP). An honest annotator's player sends a heartbeat
-# every 3-5 s (at most 20 a minute) plus a few questions, votes and "next" requests; a script
-# grabbing tasks in bulk sends far more. The gpu worker's API is not limited.
+# Requests per user (not per IP) to the annotator API and the Ask and Answer pages, counted
+# together. An honest annotator's player sends a heartbeat every 3-5 s (at most 20 a minute)
+# plus a few questions, votes and "next" requests; a script grabbing tasks in bulk sends far
+# more. The gpu worker's API is not limited.
 API_RATE_PER_USER = env_rate("API_RATE_PER_USER", "120/min")
 # The counters live where every gunicorn worker sees them: Redis when there is one, else files
 # under VAR_DIR. A cache that fails lets requests through (annotation must go on without Redis);

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator import errors, selectors, services
 from annotator.models import Question, Vote, WatchSession
+from annotator.throttling import work_rate_limited
 from qa_model import catalogue
 
 SKIPPED_VIDEOS = "skipped_videos"
@@ -142,6 +143,7 @@ def _ask_next(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@work_rate_limited
 @require_http_methods(["GET", "POST"])
 def ask(request: HttpRequest) -> HttpResponse:
     if refusal := _annotator_only(request):
@@ -181,6 +183,7 @@ def ask(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@work_rate_limited
 @require_POST
 def ask_skip(request: HttpRequest) -> HttpResponse:
     return _skip(request, SKIPPED_VIDEOS, "video", _ask_next)
@@ -218,6 +221,7 @@ def _answer_next(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@work_rate_limited
 @require_http_methods(["GET", "POST"])
 def answer(request: HttpRequest) -> HttpResponse:
     if refusal := _annotator_only(request):
@@ -256,6 +260,7 @@ def answer(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@work_rate_limited
 @require_POST
 def answer_skip(request: HttpRequest) -> HttpResponse:
     return _skip(request, SKIPPED_QUESTIONS, "question", _answer_next)

@@ -169,6 +169,34 @@ class TestAnnotatorApi:
         assert api.get(reverse("api-contributions")).status_code == 429
 
 
+class TestWorkPages:
+    def test_they_share_the_users_count_with_the_api(self, annotator, settings, clock, client):
+        settings.API_RATE_PER_USER = "3/min"
+        client.force_login(annotator)
+        api = script(annotator)
+        assert api.get(reverse("api-contributions")).status_code == 200
+        assert client.get(reverse("answer")).status_code == 200
+        assert api.get(reverse("api-contributions")).status_code == 200
+        response = client.get(reverse("answer"))
+        assert response.status_code == 429
+        wait = int(response["Retry-After"])
+        assert throttling.API_THROTTLED.format(seconds=wait) in response.content.decode()
+        assert api.get(reverse("api-contributions")).status_code == 429
+
+    def test_an_htmx_request_gets_the_message_in_place_of_its_item(
+        self, annotator, settings, clock, client
+    ):
+        settings.API_RATE_PER_USER = "1/min"
+        client.force_login(annotator)
+        client.post(reverse("answer-skip"))
+        response = client.post(reverse("answer-skip"), HTTP_HX_REQUEST="true")
+        assert response.status_code == 429
+        assert response.content.decode().strip() == (
+            '<p class="message error" role="alert">'
+            f"{throttling.API_THROTTLED.format(seconds=60)}</p>"
+        )
+
+
 class TestFailOpen:
     @pytest.fixture
     def unreachable_redis(self, settings):
