@@ -16,7 +16,6 @@ from django.http import HttpRequest, QueryDict
 from django.utils.datastructures import MultiValueDict
 
 from annotator import video_import
-from qa_model.media import MediaError
 
 
 class VideoUploadHandler(TemporaryFileUploadHandler):
@@ -28,20 +27,9 @@ class VideoUploadHandler(TemporaryFileUploadHandler):
         self.refusal: str | None = None
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        refusal = None
-        if content_length > settings.IMPORT_MAX_BYTES:
-            refusal = video_import.UPLOAD_TOO_BIG.format(
-                size=video_import.size_text(content_length),
-                limit=video_import.size_text(settings.IMPORT_MAX_BYTES),
-            )
-        else:
-            folder = Path(settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir())
-            try:
-                video_import.require_free_space(folder, content_length, name="The upload")
-            except MediaError as error:
-                refusal = str(error)
-        if refusal is None:
+        folder = Path(settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir())
+        self.refusal = video_import.upload_refusal(content_length, folder=folder)
+        if self.refusal is None:
             return None
         # Returning the (empty) data ends the parsing: the body is never read, let alone written.
-        self.refusal = refusal
         return QueryDict(), MultiValueDict()

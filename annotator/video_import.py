@@ -157,6 +157,20 @@ def require_free_space(folder: Path, needed: int, *, name: str) -> None:
         ))  # fmt: skip
 
 
+def upload_refusal(size: int, *, folder: Path) -> str | None:
+    """Why an upload declaring `size` bytes, to be streamed into `folder`, must be refused
+    before a byte of it is read; None when it may come in."""
+    if size > settings.IMPORT_MAX_BYTES:
+        return UPLOAD_TOO_BIG.format(
+            size=size_text(size), limit=size_text(settings.IMPORT_MAX_BYTES)
+        )
+    try:
+        require_free_space(folder, size, name="The upload")
+    except media.MediaError as error:
+        return str(error)
+    return None
+
+
 def upload_path(folder: Path, upload_name: str) -> Path:
     """Where an uploaded file is put under its own name for the import: always directly inside
     `folder`, whatever the name holds (a path, "..", a NUL, a name too long for the disk)."""
