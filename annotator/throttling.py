@@ -83,19 +83,33 @@ class Window:
         history = caches["throttle"].get(self.key) or []
         return [moment for moment in history if moment > now - self.seconds]
 
-    def retry_after(self) -> int | None:
-        """Seconds until one more event is allowed; None if it is allowed now."""
-        now = clock()
-        history = self._recent(now)
+    def _wait(self, history: list[float], now: float) -> int | None:
         if len(history) < self.limit:
             return None
         # The window frees a slot when its oldest counted event leaves it.
         return max(1, math.ceil(history[self.limit - 1] + self.seconds - now))
 
+    def _store(self, history: list[float], now: float) -> None:
+        caches["throttle"].set(self.key, [now, *history][: self.limit], self.seconds)
+
+    def retry_after(self) -> int | None:
+        """Seconds until one more event is allowed; None if it is allowed now."""
+        now = clock()
+        return self._wait(self._recent(now), now)
+
+    def hit(self) -> int | None:
+        """Count one event unless the window is full (one read, one write: every API request
+        takes this path); seconds to wait if it is full."""
+        now = clock()
+        history = self._recent(now)
+        wait = self._wait(history, now)
+        if wait is None:
+            self._store(history, now)
+        return wait
+
     def add(self) -> None:
         now = clock()
-        history = [now, *self._recent(now)][: self.limit]
-        caches["throttle"].set(self.key, history, self.seconds)
+        self._store(self._recent(now), now)
 
     def clear(self) -> None:
         caches["throttle"].delete(self.key)
@@ -203,11 +217,7 @@ def work_request(user: Any) -> int | None:
     The API and the work pages share the count, so a script cannot take tasks in bulk through
     the pages instead, and the player's heartbeats (API) and page loads add up to one budget.
     """
-    window = Window("work-user", str(user.pk), settings.API_RATE_PER_USER)
-    wait = _fail_open(window.retry_after)
-    if wait is None:
-        _fail_open(window.add)
-    return wait
+    return _fail_open(Window("work-user", str(user.pk), settings.API_RATE_PER_USER).hit)
 
 
 class AnnotatorRateThrottle(BaseThrottle):

@@ -309,6 +309,8 @@ else:
     _throttle_cache = {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": VAR_DIR / "cache" / "throttle",
+        # One file per counter; the default 300 would cull live counters past 300 people.
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
     }
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
