@@ -149,3 +149,21 @@ def test_the_admin_and_the_api_docs_work_under_the_policy(chromium, live_server,
     page = browser.open("/api/docs/")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("AVQA collection API")
     browser.assert_clean()
+
+
+def test_an_inline_script_is_refused_and_reported(chromium, live_server, db):
+    """The listener above does see violations: a script injected into the page as inline code
+    (what an escaping bug would let through) does not run."""
+    browser = Browser(chromium, live_server)
+    page = browser.open("/accounts/login/")
+    page.evaluate(
+        """() => {
+          const script = document.createElement("script");
+          script.textContent = "window.injected = true";
+          document.body.append(script);
+        }"""
+    )
+    assert page.evaluate("window.injected === undefined")
+    page.wait_for_function("() => window.__violations.length > 0")  # the event is async
+    browser.collect()
+    assert any("script-src-elem blocked inline" in problem for problem in browser.problems)
