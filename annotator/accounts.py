@@ -22,7 +22,8 @@ _REVIEWER_PERMISSIONS = (
 
 
 @transaction.atomic
-def annotator_create(*, username: str, password: str) -> object:
+def annotator_create(*, username: str, password: str | None) -> object:
+    """An annotator; with no password, one who works through the API with a token only."""
     user = get_user_model().objects.create_user(username=username, password=password)
     user.groups.add(Group.objects.get_or_create(name=ANNOTATORS_GROUP)[0])
     return user

@@ -175,6 +175,12 @@ class WatchSession(models.Model):
     heartbeats = models.PositiveIntegerField(default=0)
     # Set by the one submission this viewing unlocks (rule W1).
     consumed_at = models.DateTimeField(null=True, blank=True)
+    # The question this viewing was opened to answer (empty when opened to ask one). While it
+    # is in progress, the question is offered to fewer others: without this, everyone asking
+    # at the same moment is offered the same question and all but two watch for nothing.
+    answering = models.ForeignKey(
+        "Question", on_delete=models.SET_NULL, null=True, blank=True, related_name="viewings"
+    )
 
     class Meta:
         ordering = ["-started_at"]

@@ -23,7 +23,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.http import Http404
 from django.utils import timezone
 
@@ -124,12 +124,31 @@ def next_video_to_ask(annotator: object, exclude: Iterable[int] = ()) -> Video |
     """
     if below_gold_bar(annotator):
         return None
+    # Others' viewings opened to ask on a video are questions on their way: counted with the
+    # live ones, they keep annotators who arrive together from all racing for the same slots.
+    asking = (
+        viewings_in_flight(annotator)
+        .filter(video=OuterRef("pk"), answering__isnull=True)
+        .order_by().values("video").annotate(n=Count("pk")).values("n")
+    )  # fmt: skip
     return (
         videos_open_to_ask(annotator)
         .exclude(pk__in=list(exclude))
-        .order_by("live_questions", "pk")
+        .annotate(asking=Coalesce(Subquery(asking), Value(0), output_field=IntegerField()))
+        .annotate(claimed=F("live_questions") + F("asking"))
+        .filter(claimed__lt=settings.QUESTIONS_PER_VIDEO)
+        .order_by("claimed", "pk")
         .first()
     )
+
+
+def viewings_in_flight(annotator: object) -> QuerySet[WatchSession]:
+    """Other people's viewings still going on (a heartbeat within twice the longest gap one
+    heartbeat may cover) and not used yet: each is a submission on its way."""
+    since = timezone.now() - timedelta(seconds=2 * settings.HEARTBEAT_MAX_CREDIT_SECONDS)
+    return WatchSession.objects.filter(
+        consumed_at__isnull=True, last_heartbeat_at__gte=since
+    ).exclude(annotator=annotator)
 
 
 def questions_open_to_answer(annotator: object) -> QuerySet[Question]:
@@ -153,10 +172,20 @@ def next_question_to_answer(annotator: object, exclude: Iterable[int] = ()) -> Q
     """
     if below_gold_bar(annotator):
         return None
+    # Others' viewings opened to answer a question are votes on their way. A question is
+    # passed over while they could decide it: two to come on a question without votes, one on
+    # a question with one (or with votes that disagree).
+    answering = (
+        viewings_in_flight(annotator)
+        .filter(answering=OuterRef("pk"))
+        .order_by().values("answering").annotate(n=Count("pk")).values("n")
+    )  # fmt: skip
     question = (
         questions_open_to_answer(annotator)
         .exclude(pk__in=list(exclude))
         .annotate(counted_votes=Count("votes", filter=Q(votes__discounted_at__isnull=True)))
+        .annotate(coming=Coalesce(Subquery(answering), Value(0), output_field=IntegerField()))
+        .filter(coming__lt=Greatest(Value(1), Value(settings.ACCEPT_VOTES) - F("counted_votes")))
         .select_related("template", "video")
         .order_by("-counted_votes", "pk")
         .first()

@@ -87,15 +87,24 @@ def video_create(*, avqa_id: str, source: Path, title: str = "", **origin: objec
 # --- W1: watching --------------------------------------------------------------------------
 
 
-def watch_start(*, annotator: object, video: Video) -> WatchSession:
-    """Open a viewing of a video; heartbeats credit it, one submission consumes it."""
+def watch_start(
+    *, annotator: object, video: Video, question: Question | None = None
+) -> WatchSession:
+    """Open a viewing of a video; heartbeats credit it, one submission consumes it.
+
+    With `question`, the viewing is for answering it: while the viewing goes on, the question
+    is offered to others only if more votes than those on their way are needed.
+    """
     _require_annotator(annotator)
     if not video.is_active:
         raise errors.VideoInactive(errors.VIDEO_INACTIVE)
+    if question is not None and question.video_id != video.pk:
+        raise errors.WatchSessionWrongVideo(errors.WATCH_SESSION_WRONG_VIDEO)
     now = timezone.now()
     return WatchSession.objects.create(
-        annotator=annotator, video=video, started_at=now, last_heartbeat_at=now
-    )
+        annotator=annotator, video=video, answering=question, started_at=now,
+        last_heartbeat_at=now,
+    )  # fmt: skip
 
 
 def watch_heartbeat(

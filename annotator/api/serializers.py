@@ -46,6 +46,11 @@ class WatchSessionSerializer(serializers.ModelSerializer):
 
 class WatchStartSerializer(serializers.Serializer):
     video = serializers.IntegerField(min_value=1)
+    question = serializers.IntegerField(
+        min_value=1, required=False,
+        help_text="The question you will answer after watching (from questions/next/): while you "
+        "watch, it is offered to fewer others.",
+    )  # fmt: skip
 
 
 class HeartbeatSerializer(serializers.Serializer):

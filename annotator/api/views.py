@@ -25,11 +25,13 @@ EXCLUDE = OpenApiParameter(
 def _exclude(request: Request) -> list[int]:
     raw = request.query_params.get("exclude", "")
     try:
-        return [int(part) for part in raw.split(",") if part.strip()]
+        ids = [int(part) for part in raw.split(",") if part.strip()]
     except ValueError:
         from rest_framework.exceptions import ValidationError
 
         raise ValidationError({"exclude": "A comma-separated list of ids."}) from None
+    # No row has an id past 64 bits, and databases refuse to compare with one.
+    return [number for number in ids if 0 < number < 2**63]
 
 
 def _valid(serializer_class, request: Request) -> dict:
@@ -54,8 +56,15 @@ class WatchSessionStart(AnnotatorView):
         summary="Start watching a video",
     )
     def post(self, request: Request) -> Response:
-        video = selectors.video_get(_valid(s.WatchStartSerializer, request)["video"])
-        session = services.watch_start(annotator=request.user, video=video)
+        data = _valid(s.WatchStartSerializer, request)
+        question = (
+            selectors.question_get_for_vote(request.user, data["question"])
+            if "question" in data
+            else None
+        )
+        session = services.watch_start(
+            annotator=request.user, video=selectors.video_get(data["video"]), question=question
+        )
         return Response(s.WatchSessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
 

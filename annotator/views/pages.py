@@ -59,10 +59,12 @@ def _skip(request: HttpRequest, key: str, field: str, next_item) -> HttpResponse
 
 
 def _int(value: object) -> int | None:
+    """A value that can be a row id (databases refuse integers past 64 bits), or None."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError, OverflowError):
         return None
+    return number if 0 < number < 2**63 else None
 
 
 def _own_open_session(request: HttpRequest, session_id: object) -> WatchSession | None:
@@ -211,7 +213,8 @@ def _next_answer(request: HttpRequest) -> tuple[Question | None, WatchSession | 
     )
     if question is None:
         return None, None
-    return question, services.watch_start(annotator=request.user, video=question.video)
+    session = services.watch_start(annotator=request.user, video=question.video, question=question)
+    return question, session
 
 
 def _answer_next(request: HttpRequest) -> HttpResponse:

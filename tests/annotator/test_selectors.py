@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from annotator import selectors
+import pytest
+import time_machine
+from django.utils import timezone
+
+from annotator import errors, selectors, services
 from tests.annotator.helpers import ask, video_make, vote
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +97,57 @@ def test_next_question_prefers_the_one_closest_to_a_decision(
     vote(make_annotator("early"), newer, "yes")
     assert selectors.next_question_to_answer(other_annotator) == newer
     assert selectors.next_question_to_answer(other_annotator, exclude=[newer.pk]) == older
+
+
+def test_a_question_two_people_are_watching_to_answer_is_offered_to_others_after_it(
+    make_annotator, annotator, other_annotator, video
+):
+    first = ask(annotator, video, template_id=1)
+    second = ask(annotator, video, template_id=7)
+    for name in ("watcher1", "watcher2"):
+        services.watch_start(annotator=make_annotator(name), video=video, question=first)
+    assert selectors.next_question_to_answer(other_annotator) == second
+
+
+def test_one_viewing_on_its_way_is_enough_for_a_question_one_vote_from_a_decision(
+    make_annotator, annotator, other_annotator, video
+):
+    first = ask(annotator, video, template_id=1)
+    vote(make_annotator("early"), first, "yes")
+    services.watch_start(annotator=make_annotator("watcher1"), video=video, question=first)
+    assert selectors.next_question_to_answer(other_annotator) is None
+
+
+def test_a_viewing_left_without_heartbeats_stops_holding_its_question(
+    make_annotator, annotator, other_annotator, video
+):
+    first = ask(annotator, video, template_id=1)
+    with time_machine.travel(timezone.now() - timedelta(seconds=21)):
+        for name in ("watcher1", "watcher2"):
+            services.watch_start(annotator=make_annotator(name), video=video, question=first)
+    assert selectors.next_question_to_answer(other_annotator) == first
+
+
+def test_your_own_viewing_does_not_hide_the_question_from_you(make_annotator, annotator, video):
+    first = ask(annotator, video, template_id=1)
+    answerer = make_annotator("answerer")
+    services.watch_start(annotator=answerer, video=video, question=first)
+    services.watch_start(annotator=answerer, video=video, question=first)
+    assert selectors.next_question_to_answer(answerer) == first
+
+
+def test_people_watching_to_ask_count_towards_a_videos_slots(make_annotator, annotator, settings):
+    settings.QUESTIONS_PER_VIDEO = 2
+    first, second = video_make(), video_make()
+    services.watch_start(annotator=make_annotator("watcher1"), video=first)
+    assert selectors.next_video_to_ask(annotator) == second  # first has one slot on its way
+    services.watch_start(annotator=make_annotator("watcher2"), video=first)
+    services.watch_start(annotator=make_annotator("watcher3"), video=second)
+    services.watch_start(annotator=make_annotator("watcher4"), video=second)
+    assert selectors.next_video_to_ask(annotator) is None
+
+
+def test_a_viewing_to_answer_must_be_of_the_questions_video(annotator, other_annotator, video):
+    question = ask(annotator, video, template_id=1)
+    with pytest.raises(errors.WatchSessionWrongVideo):
+        services.watch_start(annotator=other_annotator, video=video_make(), question=question)

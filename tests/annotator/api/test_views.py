@@ -97,6 +97,19 @@ class TestWatchSessions:
         assert body["video"] == video.pk and body["credited_seconds"] == 0
         assert body["unlocked"] is False and body["required_seconds"] == settings.WATCH_MIN_SECONDS
 
+    def test_a_viewing_to_answer_names_its_question(
+        self, owner_api, make_annotator, other_annotator, third_annotator, video
+    ):
+        question = ask(other_annotator, video, template_id=1)
+        body = {"video": video.pk, "question": question.pk}
+        session = post(owner_api, "api-watch-start", body).json()
+        assert WatchSession.objects.get(pk=session["id"]).answering == question
+        elsewhere = {"video": video_make().pk, "question": question.pk}
+        refused_unchanged(lambda: post(owner_api, "api-watch-start", elsewhere), 400)
+        vote(third_annotator, question, "yes")
+        vote(make_annotator("late"), question, "yes")  # accepted: hidden from others (A4)
+        refused_unchanged(lambda: post(owner_api, "api-watch-start", body), 404)
+
     def test_a_withdrawn_or_unknown_video_is_not_found(self, owner_api):
         withdrawn = video_make(is_active=False)
         refused_unchanged(lambda: post(owner_api, "api-watch-start", {"video": withdrawn.pk}), 404)
