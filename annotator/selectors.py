@@ -137,9 +137,19 @@ def next_video_to_ask(annotator: object, exclude: Iterable[int] = ()) -> Video |
         .annotate(asking=Coalesce(Subquery(asking), Value(0), output_field=IntegerField()))
         .annotate(claimed=F("live_questions") + F("asking"))
         .filter(claimed__lt=settings.QUESTIONS_PER_VIDEO)
-        .order_by("claimed", "pk")
+        .annotate(spread=_spread(annotator))
+        .order_by("claimed", "spread", "pk")
         .first()
     )
+
+
+def _spread(annotator: object):
+    """A tie-break that differs from one annotator to the next but stays put for each: people
+    who ask at the same moment, before any of them has started watching, are offered different
+    items, and a person who reloads the page is offered the same one."""
+    # Multiplicative hashing modulo a prime, in 64-bit integers: each annotator shifts the ring
+    # of videos by a pseudo-random amount, so who is offered what looks random, yet is stable.
+    return (F("pk") * 2654435761 + Value(getattr(annotator, "pk", 0) or 0) * 2246822519) % 1000003
 
 
 def viewings_in_flight(annotator: object) -> QuerySet[WatchSession]:
@@ -186,8 +196,9 @@ def next_question_to_answer(annotator: object, exclude: Iterable[int] = ()) -> Q
         .annotate(counted_votes=Count("votes", filter=Q(votes__discounted_at__isnull=True)))
         .annotate(coming=Coalesce(Subquery(answering), Value(0), output_field=IntegerField()))
         .filter(coming__lt=Greatest(Value(1), Value(settings.ACCEPT_VOTES) - F("counted_votes")))
+        .annotate(spread=_spread(annotator))
         .select_related("template", "video")
-        .order_by("-counted_votes", "pk")
+        .order_by("-counted_votes", "spread", "pk")
         .first()
     )
     if question is None:

@@ -64,10 +64,20 @@ def test_next_video_prefers_the_least_asked_and_skips_full_ones(make_annotator, 
 
 
 def test_next_video_honours_skips(annotator):
-    first, second = video_make(), video_make()
-    assert selectors.next_video_to_ask(annotator) == first
+    videos = {video_make(), video_make()}
+    first = selectors.next_video_to_ask(annotator)
+    (second,) = videos - {first}
     assert selectors.next_video_to_ask(annotator, exclude=[first.pk]) == second
     assert selectors.next_video_to_ask(annotator, exclude=[first.pk, second.pk]) is None
+
+
+def test_people_arriving_together_are_spread_over_equal_videos(make_annotator):
+    for _ in range(20):
+        video_make()
+    people = [make_annotator(f"newcomer{n}") for n in range(10)]
+    offered = [selectors.next_video_to_ask(person) for person in people]
+    assert len(set(offered)) >= 7
+    assert offered == [selectors.next_video_to_ask(person) for person in people]  # stable
 
 
 def test_a_video_where_every_template_is_closed_to_you_is_not_offered(annotator, video, settings):
