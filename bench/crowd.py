@@ -1,6 +1,6 @@
 """Crowd load: simulated annotators doing the whole loop through the HTTP API, then an audit.
 
-    .venv/bin/python -m bench.crowd [--annotators 200] [--seconds 120] [--wrong 0.1] [--random 0.05]
+    .venv/bin/python -m bench.crowd [--annotators 200] [--seconds 180] [--wrong 0.1] [--random 0.05]
     .venv/bin/python -m bench.crowd --annotators 50,100,200,400    # one run per level
 
 Each level gets a fresh PostgreSQL database (DATABASE_URL's, default avqa_crowd on this machine)
@@ -204,8 +204,9 @@ class Annotator(threading.Thread):
         return response.status_code, body
 
     def run(self) -> None:
-        # Annotators arrive over the first heartbeat interval, not all in the same millisecond.
-        time.sleep(self.rng.uniform(0, self.args.heartbeat))
+        # Annotators arrive over the ramp (by default one viewing's length), as people do; all
+        # at once, they would stay in step, submitting in waves every viewing.
+        time.sleep(self.rng.uniform(0, self.args.ramp))
         while time.monotonic() < self.deadline:
             asked = self.rng.random() < self.args.ask_share and self.ask()
             if not asked and not self.answer() and not self.ask():
@@ -369,13 +370,14 @@ def report(result: dict, args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annotators", default="200", help="a number, or levels: 50,100,200")
-    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--videos", type=int, default=300)
     parser.add_argument("--wrong", type=float, default=0.1, help="share of wrong answers")
     parser.add_argument("--random", type=float, default=0.05, help="share of random answers")
     parser.add_argument("--ask-share", type=float, default=0.3)
     parser.add_argument("--heartbeat", type=float, default=4.0, help="seconds between heartbeats")
     parser.add_argument("--watch-seconds", type=float, default=30.0, help="WATCH_MIN_SECONDS")
+    parser.add_argument("--ramp", type=float, help="seconds over which annotators arrive")
     parser.add_argument("--web-workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -390,6 +392,7 @@ def main() -> None:
     parser.add_argument("--workdir", default="var/bench/crowd")
     args = parser.parse_args()
     levels = [int(part) for part in args.annotators.split(",")]
+    args.ramp = args.watch_seconds if args.ramp is None else args.ramp
     workdir = Path(args.workdir).resolve()
     (workdir / "var").mkdir(parents=True, exist_ok=True)
     # This process reads the same database as the server, to seed it and then audit it.

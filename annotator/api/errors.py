@@ -6,6 +6,7 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
+from django.http import Http404
 from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -49,4 +50,13 @@ def exception_handler(error: Exception, context: dict) -> Response | None:
     if isinstance(error, Throttled) and response is not None:
         # DRF's handler has set the 429 and Retry-After; the body takes the project's shape.
         response.data = {"detail": str(error.detail), "code": "Throttled", "rule": RATE_RULE}
+    elif (
+        response is not None
+        and isinstance(response.data, dict)
+        and set(response.data) == {"detail"}
+    ):
+        # DRF's own refusals (not found, not signed in, bad method) take the same shape, so a
+        # client reads `code` on every refusal: e.g. "NotFound" for a question decided meanwhile.
+        code = "NotFound" if isinstance(error, Http404) else type(error).__name__
+        response.data = {"detail": str(response.data["detail"]), "code": code, "rule": ""}
     return response
