@@ -12,7 +12,7 @@ export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/avqa
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 endif
 
-.PHONY: run test install browser lint migrate seed clean bench-speed bench-accuracy
+.PHONY: run test install browser lint migrate seed clean bench-speed bench-accuracy bench-crowd
 
 install: $(INSTALLED)
 
@@ -60,6 +60,10 @@ bench-speed: install
 
 bench-accuracy: install
 	$(BIN)/python -m bench.accuracy
+
+# Needs PostgreSQL and Redis (CROWD_DATABASE_URL, CROWD_REDIS_URL; defaults: this machine's).
+bench-crowd: install
+	$(BIN)/python -m bench.crowd
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
