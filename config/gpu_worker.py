@@ -28,6 +28,7 @@ app.conf.update(
     task_serializer="json",
     accept_content=["json"],
     broker_connection_retry_on_startup=True,
+    broker_connection_max_retries=None,  # as the web side: never give up on the broker
     # DESIGN.md §4: a message is acknowledged only when its task ends, one at a time, so a
     # worker killed mid-run leaves the message to be redelivered (and the claim makes the
     # redelivery do nothing twice); a fresh child per task frees CUDA memory between runs.

@@ -270,6 +270,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Keep reconnecting however long the broker is away (Celery's default gives up after 100 tries,
+# about 46 minutes, and the worker and beat exit); the gpu work waits as rows meanwhile.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULE = {
     "prune-stale-watch-sessions": {
         "task": "annotator.tasks.watch_sessions_prune",

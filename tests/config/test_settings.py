@@ -103,3 +103,13 @@ class TestReaders:
         monkeypatch.delenv("UNSET_THING", raising=False)
         assert env.env_list("UNSET_THING", ["a"]) == ["a"]
         assert env.env_str("UNSET_THING", "d") == "d"
+
+
+def test_the_celery_apps_never_stop_reconnecting_to_the_broker():
+    # Celery's default of 100 reconnection attempts lets a worker exit after ~46 minutes
+    # without Redis; gpu work waits as rows, so the workers must be there when it returns.
+    from config.celery import app
+    from config.gpu_worker import app as gpu_app
+
+    assert app.conf.broker_connection_max_retries is None
+    assert gpu_app.conf.broker_connection_max_retries is None
