@@ -249,6 +249,7 @@ def gpu_work_reap(now: object = None) -> dict[str, int]:
 
     A run is requeued while it has attempts left, else failed; an extraction is failed (an admin
     retries it). Conditional updates on the stale state, so a worker that reports meanwhile wins.
+    Work sent long ago that an idle worker never claimed is sent again.
     """
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.RUN_STALE_SECONDS)
@@ -278,8 +279,30 @@ def gpu_work_reap(now: object = None) -> dict[str, int]:
     extractions = Video.objects.filter(
         feature_status=FeatureStatus.RUNNING, feature_updated_at__lt=stale
     ).update(feature_status=FeatureStatus.FAILED, feature_error=errors.FEATURES_WORKER_LOST)
+    _unclaimed_unstamp(stale)
     return {"requeued": requeued, "failed": failed, "extractions_failed": extractions,
             "resent": _undelivered_send()}  # fmt: skip
+
+
+def _unclaimed_unstamp(stale: object) -> None:
+    """Mark as never sent the work that was sent before `stale` and is still unclaimed while no
+    gpu work runs: an idle worker would have claimed it, so its message was lost (a broker
+    restarted without its data, a delivery to a worker killed at that moment). The reaper then
+    sends it again; the claim makes a late original do nothing. Only while the lane is idle: a
+    long training run legitimately keeps the queue waiting behind it.
+    """
+    busy = (
+        TrainingRun.objects.filter(status=RunStatus.RUNNING).exists()
+        or Video.objects.filter(feature_status=FeatureStatus.RUNNING).exists()
+    )
+    if busy:
+        return
+    TrainingRun.objects.filter(status=RunStatus.QUEUED, task_sent_at__lt=stale).update(
+        task_sent_at=None
+    )
+    Video.objects.filter(
+        feature_status=FeatureStatus.PENDING, feature_task_sent_at__lt=stale
+    ).update(feature_task_sent_at=None)
 
 
 def _undelivered_send() -> int:
