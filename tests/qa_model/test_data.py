@@ -149,28 +149,27 @@ def test_feature_files_are_read_once(tmp_path, monkeypatch):
     assert len(calls) == 1
 
 
-def test_features_stay_on_the_cpu_without_cuda_and_batches_are_unchanged(tiny_set):
+def batch_before_and_after_holding(tiny_set, device: str, held: bool):
+    """A batch made before and after `hold_on(device)`, which must answer `held`."""
     train, _, features = tiny_set
     store = FeatureStore(features)
     store.preload({r.video_id for r in train})
     vocabulary = Vocabulary.build(train)
     before = make_batch(train[:8], vocabulary, store, random.Random(3))
-    assert store.hold_on(torch.device("cpu")) is False
+    assert store.hold_on(torch.device(device)) is held
+    return before, make_batch(train[:8], vocabulary, store, random.Random(3)), store, train
+
+
+def test_features_stay_on_the_cpu_without_cuda_and_batches_are_unchanged(tiny_set):
+    before, after, store, train = batch_before_and_after_holding(tiny_set, "cpu", held=False)
     assert store.gather([train[0].video_id], [train[1].video_id]) is None
-    after = make_batch(train[:8], vocabulary, store, random.Random(3))
     assert torch.equal(before.visual, after.visual)
     assert torch.equal(before.negative_visual, after.negative_visual)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_features_held_on_the_gpu_give_the_same_batches(tiny_set):
-    train, _, features = tiny_set
-    store = FeatureStore(features)
-    store.preload({r.video_id for r in train})
-    vocabulary = Vocabulary.build(train)
-    on_cpu = make_batch(train[:8], vocabulary, store, random.Random(3))
-    assert store.hold_on(torch.device("cuda")) is True
-    held = make_batch(train[:8], vocabulary, store, random.Random(3))
+    on_cpu, held, _, _ = batch_before_and_after_holding(tiny_set, "cuda", held=True)
     assert held.visual.is_cuda and held.visual.dtype == torch.float32
     for name in ("audio", "visual", "negative_visual"):
         assert torch.equal(getattr(held, name).cpu(), getattr(on_cpu, name))
