@@ -21,10 +21,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from qa_model.catalogue import AUDIO_VISUAL, TABLE2_TYPES
-from qa_model.data import FeatureStore, load_records
+from qa_model.data import FeatureStore
 from qa_model.evaluation import Table2, evaluate, format_table2
 from qa_model.features import FeatureExtractor
 from qa_model.model import VARIANTS
+from qa_model.records import load_records
 from qa_model.synthetic import synthesize
 from qa_model.training import TrainConfig, train
 

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import torch
 
-from qa_model.data import FeatureStore, Vocabulary, batches, load_records
-from qa_model.features import CLIP_SECONDS, FeatureExtractor
+from qa_model.data import FeatureStore, Vocabulary, batches
+from qa_model.decode import CLIP_SECONDS
+from qa_model.features import FeatureExtractor
 from qa_model.model import AVST, variant_config
+from qa_model.records import load_records
 from qa_model.synthetic import synthesize
 from qa_model.training import TrainConfig, forward, match_loss, resolve_device, seed_everything
 

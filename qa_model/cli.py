@@ -14,9 +14,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from qa_model.data import DataError, FeatureStore, load_records
+from qa_model.data import FeatureStore
 from qa_model.media import MediaError
 from qa_model.model import VARIANTS
+from qa_model.records import DataError, load_records
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ogv"}
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import torch
 
 from qa_model.catalogue import AUDIO, AUDIO_VISUAL, TABLE2_TYPES, VISUAL
-from qa_model.data import FeatureStore, Record, Vocabulary, batches
+from qa_model.data import FeatureStore, Vocabulary, batches
 from qa_model.model import AVST
+from qa_model.records import Record
 from qa_model.training import forward
 
 _SHORT = {AUDIO: "A", VISUAL: "V", AUDIO_VISUAL: "AV"}

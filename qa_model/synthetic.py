@@ -28,8 +28,8 @@ from PIL import Image, ImageDraw
 
 from qa_model import catalogue
 from qa_model.catalogue import TEMPLATES, template_fill
-from qa_model.data import SPLITS, split_of
 from qa_model.media import write_mp4
+from qa_model.records import SPLITS, split_of
 
 POSITIONS = ("left", "middle", "right")
 COUNT_WORDS = catalogue.COUNTS

@@ -20,9 +20,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from qa_model.data import Batch, DataError, FeatureStore, Record, Vocabulary, batches
+from qa_model.data import Batch, FeatureStore, Vocabulary, batches
 from qa_model.files import atomic_write
 from qa_model.model import AVST, AVSTConfig, AVSTOutput, variant_config
+from qa_model.records import DataError, Record
 
 logger = logging.getLogger(__name__)
 

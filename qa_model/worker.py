@@ -17,9 +17,10 @@ from pathlib import Path
 
 import requests
 
-from qa_model.data import SPLITS, FeatureStore, Record, parse_records
+from qa_model.data import FeatureStore
 from qa_model.evaluation import Prediction, evaluate, format_table2, predict
 from qa_model.features import FeatureExtractor, feature_path
+from qa_model.records import SPLITS, Record, parse_records
 from qa_model.training import Progress, TrainConfig, resolve_device, save_checkpoint, train
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator import errors, modelloop, selectors
-from annotator.export import dataset_export, record_of
+from annotator.export import dataset_export, question_records
 from annotator.models import LIVE_STATUSES, ModelVersion, Question, TrainingRun, Video
 from qa_model import catalogue
 
@@ -100,17 +100,12 @@ class Dataset(WorkerView):
 class LiveQuestions(WorkerView):
     @extend_schema(responses={200: dict}, summary="Every live question, as records to predict")
     def get(self, request: Request) -> Response:
-        questions = (
-            Question.objects.filter(status__in=LIVE_STATUSES)
-            .select_related("video", "template", "accepted_answer")
-            .order_by("id")
-        )
         records = []
-        for question in questions:
-            record = record_of(question, answer="").to_json()
+        for record in question_records(Question.objects.filter(status__in=LIVE_STATUSES)):
+            item = record.to_json()
             # Open and disputed questions have no answer yet: null, not a made-up one.
-            record["anser"] = question.accepted_answer.text if question.accepted_answer else None
-            records.append(record)
+            item["anser"] = record.answer or None
+            records.append(item)
         return Response({"records": records})
 
 

@@ -20,7 +20,7 @@ from PIL import Image
 
 from annotator import charts, errors, selectors, services
 from annotator.models import ModelVersion, Prediction, TrainingRun, Video
-from qa_model.features import DEFAULT_SECONDS, FeatureError, decode_frames
+from qa_model.decode import DEFAULT_SECONDS, FeatureError, decode_frames
 
 PAGE_SIZE = 50
 QUEUES = {

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from qa_model.data import parse_records
 from qa_model.features import save_features
+from qa_model.records import parse_records
 
 TINY = {"audio_dim": 8, "visual_dim": 16, "hidden": 16, "word_dim": 8, "heads": 2}
 

@@ -11,8 +11,9 @@ import pytest
 import torch
 import torchvision
 
-from qa_model import features
-from qa_model.features import FeatureError, FeatureExtractor, load_features
+from qa_model import decode, features
+from qa_model.decode import FeatureError
+from qa_model.features import FeatureExtractor, load_features
 from qa_model.media import write_mp4
 from qa_model.synthetic import Scene, render_scene
 
@@ -45,7 +46,7 @@ def test_features_have_the_documented_layout(extractor, clip, tmp_path):
 
 
 def test_a_short_clip_is_padded_by_repeating_its_last_second(extractor, clip):
-    decoded = features.decode_clip(clip)
+    decoded = decode.decode_clip(clip)
     # Seconds 12 … 54 lie past the 8-s clip: they all show its last frame.
     assert all((decoded.frames[index] == decoded.frames[-1]).all() for index in range(2, 10))
     assert decoded.audio.shape == (60 * 16000,)
@@ -134,7 +135,7 @@ def test_a_file_without_pictures_is_refused(extractor, tmp_path):
 def test_a_clip_shorter_than_a_segment_is_refused(extractor, tmp_path):
     short = write_mp4(tmp_path / "blip.mp4", frames(5), np.zeros(8000), fps=10)
     with pytest.raises(FeatureError, match=r"blip.mp4: shorter than one segment"):
-        features.decode_clip(short)
+        decode.decode_clip(short)
 
 
 def test_an_unreadable_file_is_named_and_the_others_go_on(extractor, clip, tmp_path):

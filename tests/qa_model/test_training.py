@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qa_model.data import DataError, FeatureStore, batches
+from qa_model.data import FeatureStore, batches
 from qa_model.evaluation import evaluate, format_table2, predict, table2_of
+from qa_model.records import DataError
 from qa_model.training import TrainConfig, forward, load_checkpoint, save_checkpoint, train
 from tests.qa_model.conftest import TINY
 
