@@ -13,9 +13,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -25,14 +26,15 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
 from annotator import errors, modelloop, selectors, services, uploads, video_import
+from annotator.counts import count_per_row
 from annotator.export import dataset_export
 from annotator.models import (
-    LIVE_STATUSES,
     Annotator,
     Answer,
     ModelVersion,
     Prediction,
     Question,
+    QuestionStatus,
     QuestionTemplate,
     StatusChange,
     TrainingRun,
@@ -63,7 +65,7 @@ class VideoAdmin(admin.ModelAdmin):
         "title",
         "duration_seconds",
         "ensemble",
-        "live_questions",
+        "live",
         "accepted",
         "invalid",
         "feature_status",
@@ -139,13 +141,16 @@ class VideoAdmin(admin.ModelAdmin):
         self.message_user(request, f"Queued feature extraction for {queryset.count()} video(s).")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Video]:
+        # Subqueries, evaluated for the rows of the page only (a join and a GROUP BY would count
+        # the questions of every video before paginating).
+        accepted = Question.objects.filter(status=QuestionStatus.ACCEPTED)
+        invalid = Question.objects.filter(status=QuestionStatus.INVALID)
         return (
             super()
             .get_queryset(request)
             .annotate(
-                live_count=Count("questions", filter=Q(questions__status__in=LIVE_STATUSES)),
-                accepted_count=Count("questions", filter=Q(questions__status="accepted")),
-                invalid_count=Count("questions", filter=Q(questions__status="invalid")),
+                accepted_count=count_per_row(accepted, "video"),
+                invalid_count=count_per_row(invalid, "video"),
             )
         )
 
@@ -155,9 +160,9 @@ class VideoAdmin(admin.ModelAdmin):
         url = reverse("review-frame", args=[video.pk, 0])
         return format_html('<img src="{}" width="64" height="64" alt="" loading="lazy">', url)
 
-    @admin.display(description="live questions", ordering="live_count")
-    def live_questions(self, video: Video) -> str:
-        return f"{video.live_count} / {settings.QUESTIONS_PER_VIDEO}"
+    @admin.display(description="live questions", ordering="live_questions")
+    def live(self, video: Video) -> str:
+        return f"{video.live_questions} / {settings.QUESTIONS_PER_VIDEO}"
 
     @admin.display(description="invalid", ordering="invalid_count")
     def invalid(self, video: Video) -> int:
@@ -231,9 +236,11 @@ def _review_action(action: str, description: str):
 @admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
     list_display = ("id", "video", "text", "author", "status", "accepted_answer", "created_at")
+    # No filter by video: its sidebar would list every video of the collection; the search box
+    # finds a video's questions by its id.
     list_filter = (
         "status", ("gold_since", admin.EmptyFieldListFilter), "template__modality",
-        "template__question_type", "template", ("video", admin.RelatedOnlyFieldListFilter),
+        "template__question_type", "template",
     )  # fmt: skip
     search_fields = ("video__avqa_id", "author__username", "template__text")
     list_select_related = ("video", "template", "author", "accepted_answer")
@@ -264,6 +271,11 @@ class QuestionAdmin(admin.ModelAdmin):
     change_list_template = "admin/annotator/question/change_list.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # A question is part of the audit trail (its votes, its history, its video's count of
+        # live questions); it leaves the collection by being invalidated, never deleted.
         return False
 
     def get_urls(self):
@@ -412,6 +424,18 @@ class PredictionAdmin(ReadOnlyAdmin):
 # --- annotators and their quality ------------------------------------------------------------
 
 
+class _AnnotatorChangeList(ChangeList):
+    """The list of annotators, each row with its statistics: computed for the page in a few
+    queries (selectors.annotator_statistics), not several per row."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        page = list(self.result_list)  # evaluated once; the template lists these same objects
+        statistics = selectors.annotator_statistics(page)
+        for annotator in page:
+            annotator.statistics = statistics[annotator.pk]
+
+
 @admin.register(Annotator)
 class AnnotatorAdmin(admin.ModelAdmin):
     list_display = (
@@ -427,6 +451,14 @@ class AnnotatorAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Annotator]:
         return selectors.annotators_with_counts(super().get_queryset(request))
 
+    def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:
+        return _AnnotatorChangeList
+
+    @staticmethod
+    def _statistics(annotator: Annotator) -> selectors.AnnotatorStatistics:
+        statistics = getattr(annotator, "statistics", None)
+        return statistics or selectors.annotator_statistics([annotator])[annotator.pk]
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # annotators sign up through accounts, not here
 
@@ -440,30 +472,33 @@ class AnnotatorAdmin(admin.ModelAdmin):
 
     @admin.display(description="agrees with accepted")
     def agreement(self, annotator: Annotator) -> str:
-        if not annotator.on_accepted:
+        statistics = self._statistics(annotator)
+        if not statistics.on_accepted:
             return "—"
-        return f"{annotator.agreed / annotator.on_accepted:.0%} of {annotator.on_accepted}"
+        return f"{statistics.agreed / statistics.on_accepted:.0%} of {statistics.on_accepted}"
 
     @admin.display(description="gold accuracy")
     def gold(self, annotator: Annotator) -> str:
-        correct, checks = selectors.gold_accuracy(annotator)
-        flag = " (below the bar: offered no work)" if selectors.below_gold_bar(annotator) else ""
+        statistics = self._statistics(annotator)
+        correct, checks = statistics.gold_correct, statistics.gold_checks
+        flag = " (below the bar: offered no work)" if statistics.below_gold_bar else ""
         return f"{correct / checks:.0%} of {checks}{flag}" if checks else "—"
 
     @admin.display(description="invalid flags")
     def invalid_rate(self, annotator: Annotator) -> str:
-        return (
-            f"{annotator.invalid_flags / annotator.vote_count:.0%}" if annotator.vote_count else "—"
-        )
+        statistics = self._statistics(annotator)
+        if not statistics.votes:
+            return "—"
+        return f"{statistics.invalid_flags / statistics.votes:.0%}"
 
     @admin.display(description="median watch (s)")
     def median_watch(self, annotator: Annotator) -> str:
-        seconds = selectors.median_watch_seconds(annotator)
+        seconds = self._statistics(annotator).median_watch_seconds
         return "—" if seconds is None else f"{seconds:.0f}"
 
     @admin.display(description="votes / hour")
     def votes_per_hour(self, annotator: Annotator) -> str:
-        rate = selectors.votes_per_hour(annotator)
+        rate = self._statistics(annotator).votes_per_hour
         return "—" if rate is None else f"{rate:.0f}"
 
     @admin.action(description="Deactivate, discount their votes and re-evaluate those questions")

@@ -1,4 +1,4 @@
-"""Every collection rule (DESIGN.md §2) checked after the fact, against what the database holds.
+"""Every collection rule checked after the fact, against what the database holds.
 
 The services enforce the rules as work arrives, under row locks and constraints; this module
 re-checks them over all rows at once, so that a load test (bench/crowd.py) or an admin
@@ -7,6 +7,9 @@ returns a list of findings, each naming the rows at fault.
 
 Questions whose status a person set (a reviewer's decision, a dataset import) are not replayed
 against their votes: their status is a decision, not an outcome of the crowd rules.
+
+Beside the rules, the counts stored next to the rows they count (counts.py: live questions per
+video, counted votes per question) are compared with a recount: offering work relies on them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count
 
+from annotator import counts
 from annotator.models import (
     LIVE_STATUSES,
     Question,
@@ -29,13 +33,16 @@ from annotator.rules import Limits, vote_outcome
 # Credited seconds are sums of floats; a hair under the bar is rounding, not a skipped second.
 _EPSILON = 1e-6
 RULES = ("W1", "Q1", "Q2", "Q3", "A1", "A2", "A3", "A4", "A5", "A6")
+COUNTS = "stored counts"
 
 
 @dataclass
 class Audit:
     """Findings per rule, and how many rows were looked at."""
 
-    findings: dict[str, list[str]] = field(default_factory=lambda: {rule: [] for rule in RULES})
+    findings: dict[str, list[str]] = field(
+        default_factory=lambda: {rule: [] for rule in (*RULES, COUNTS)}
+    )
     questions: int = 0
     votes: int = 0
 
@@ -52,12 +59,13 @@ class Audit:
 
 
 def rules_audit(limits: Limits | None = None) -> Audit:
-    """Check W1, Q1–Q3 and A1–A6 over every question and vote."""
+    """Check W1, Q1–Q3 and A1–A6 over every question and vote, and the stored counts."""
     limits = limits or Limits.from_settings()
     audit = Audit(questions=Question.objects.count(), votes=Vote.objects.count())
     _watch_first(audit, limits)
     _questions(audit, limits)
     _votes(audit, limits)
+    audit.findings[COUNTS] = counts.drift()
     return audit
 
 

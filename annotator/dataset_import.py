@@ -17,7 +17,7 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotator import errors, rules, services
+from annotator import counts, errors, rules, services
 from annotator.models import (
     AVQA_ID_PATTERN,
     Answer,
@@ -170,6 +170,9 @@ def _import_one(item, report, author, templates, answers, videos_dir, added_file
             return
         added_files.append(video)
         report.videos_added.append(video_id)
+    # The video's lock, as the services take it: annotators asking on it meanwhile wait, so the
+    # Q2/Q3 checks below hold when the question is added.
+    video = Video.objects.select_for_update(no_key=True).get(pk=video.pk)
     live = Question.objects.live().filter(video=video)
     if live.filter(template=template).exists():
         report.refuse("template already used on the video (Q2)", item, f"video {video_id}")
@@ -182,6 +185,7 @@ def _import_one(item, report, author, templates, answers, videos_dir, added_file
         status=QuestionStatus.ACCEPTED, accepted_answer=answers[answer_text],
         decided_at=timezone.now(),
     )  # fmt: skip
+    counts.video_live_refresh(video.pk)
     StatusChange.objects.create(
         question=question, from_status="", to_status=QuestionStatus.ACCEPTED,
         accepted_answer=answers[answer_text], cause=StatusChange.Cause.IMPORT,

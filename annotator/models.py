@@ -10,11 +10,34 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
 
 from qa_model import catalogue
 
 ANNOTATORS_GROUP = "annotators"
+
+# Work is offered by walking the videos (and the open questions) that can still be offered in a
+# fixed pseudo-random order, a ring, from a starting point that differs per annotator: people
+# who ask at the same moment are spread over equal candidates, a reload shows the same item, and
+# the walk is an index range scan that stops at the first fit, whatever the collection's size.
+# A row's place on the ring is its id times about 2^31/φ modulo 2^31 (Fibonacci hashing): an
+# odd multiplier, so each id below 2^31 has a place of its own, and consecutive ids land far
+# apart and evenly spread. Computed by the database from the id (a stored generated column).
+OFFER_RING = 2**31
+OFFER_STEP = 1_327_217_885
+
+
+def offer_key() -> models.Expression:
+    """A row's place on the offer ring; the products stay below 2^63 (no overflow)."""
+    ring = Value(OFFER_RING, output_field=models.BigIntegerField())
+    step = Value(OFFER_STEP, output_field=models.BigIntegerField())
+    return (F("id") % ring) * step % ring
+
+
+def offer_key_field() -> models.GeneratedField:
+    return models.GeneratedField(
+        expression=offer_key(), output_field=models.BigIntegerField(), db_persist=True
+    )
 
 
 class AnnotatorManager(models.Manager):
@@ -75,6 +98,11 @@ class Video(models.Model):
     # When the extraction task of a pending video reached the broker; null while it has not
     # (Redis was down at the time): the reaper sends it again.
     feature_task_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The live questions on this video (Q2, Q3), kept by the services in the transaction that
+    # changes one, under the video's row lock, so offering work reads one column instead of
+    # counting every video's questions; `manage.py audit_rules` checks it against a recount.
+    live_questions = models.PositiveSmallIntegerField(default=0, editable=False)
+    offer_key = offer_key_field()
 
     class Meta:
         ordering = ["id"]
@@ -84,6 +112,14 @@ class Video(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(avqa_id__regex=AVQA_ID_PATTERN), name="video_avqa_id_slug"
+            ),
+        ]
+        indexes = [
+            # The videos that can be offered, by live questions, each level in ring order.
+            models.Index(
+                fields=["live_questions", "offer_key"],
+                condition=Q(is_active=True),
+                name="video_offer_ring",
             ),
         ]
 
@@ -184,7 +220,18 @@ class WatchSession(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["annotator", "video"])]
+        indexes = [
+            models.Index(fields=["annotator", "video"]),
+            # The admin's list, newest first, reads a page of this instead of sorting them all.
+            models.Index(fields=["started_at", "id"], name="watch_session_started"),
+            # Viewings still going on (recent heartbeat, not used yet): the submissions on
+            # their way that offering work counts. Few at any moment, however many there were.
+            models.Index(
+                fields=["last_heartbeat_at"],
+                condition=Q(consumed_at__isnull=True),
+                name="watch_session_in_flight",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(credited_seconds__gte=0), name="watch_credit_not_negative"
@@ -230,6 +277,11 @@ class Question(models.Model):
     # Set when staff make an accepted question gold: it is offered again to annotators, who do
     # not know it, and their answers measure them against the accepted one.
     gold_since = models.DateTimeField(null=True, blank=True)
+    # The votes that count towards a decision (Vote.objects.counted()), kept by the services
+    # under the question's row lock; open questions closest to a decision are offered first.
+    # `manage.py audit_rules` checks it against a recount.
+    counted_votes = models.PositiveSmallIntegerField(default=0, editable=False)
+    offer_key = offer_key_field()
 
     objects = QuestionQuerySet.as_manager()
 
@@ -262,7 +314,21 @@ class Question(models.Model):
                 name="gold_questions_are_accepted",
             ),
         ]
-        indexes = [models.Index(fields=["video", "status"]), models.Index(fields=["status"])]
+        indexes = [
+            models.Index(fields=["video", "status"]),
+            models.Index(fields=["status"]),
+            # The open questions, by counted votes, each level in ring order.
+            models.Index(
+                fields=["counted_votes", "offer_key"],
+                condition=Q(status=QuestionStatus.OPEN),
+                name="question_offer_ring",
+            ),
+            models.Index(
+                fields=["gold_since", "id"],
+                condition=Q(gold_since__isnull=False),
+                name="question_gold",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.text
@@ -471,6 +537,14 @@ class Prediction(models.Model):
 
     class Meta:
         ordering = ["-confidence"]
+        indexes = [
+            # A review queue (one version, surest first) and the admin's list (surest first)
+            # read a page of these instead of sorting every prediction.
+            models.Index(
+                fields=["version", "-confidence", "question"], name="prediction_review_order"
+            ),
+            models.Index(fields=["confidence", "id"], name="prediction_confidence"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["version", "question"], name="one_prediction_per_version_and_question"

@@ -4,6 +4,11 @@ Locks are always taken in one order, Video → Question → WatchSession, so two
 wait on each other in a cycle. On PostgreSQL the row locks serialise the decisions that span
 rows (Q2, Q3, A3); on SQLite, transactions begin IMMEDIATE and so serialise all writers anyway.
 The database constraints in models.py stand behind the checks for anything that slips past.
+Videos and questions are locked FOR NO KEY UPDATE: it serialises the use cases just as well,
+and leaves alone the rows that only refer to them (a viewing starting on the video).
+
+The counts stored beside the rows (a video's live questions, a question's counted votes; see
+counts.py) are refreshed here, under the same locks, in the transaction that changes them.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotator import errors, modelloop, rules, selectors
+from annotator import counts, errors, modelloop, rules, selectors
 from annotator.models import (
     LIVE_STATUSES,
     Answer,
@@ -227,7 +232,7 @@ def question_create(
     with transaction.atomic():
         # Lock the video: every question on it is decided one at a time, so two annotators
         # racing for its last slot or for the same template cannot both win.
-        video = Video.objects.select_for_update().get(pk=video.pk)
+        video = Video.objects.select_for_update(no_key=True).get(pk=video.pk)
         if not video.is_active:
             raise errors.VideoInactive(errors.VIDEO_INACTIVE)
         if Question.objects.filter(video=video, template=template, author=annotator).exists():
@@ -244,6 +249,7 @@ def question_create(
             author=annotator,
             watch_session=session,
         )
+        counts.video_live_refresh(video.pk)
         StatusChange.objects.create(
             question=question,
             to_status=QuestionStatus.OPEN,
@@ -280,7 +286,8 @@ def _status_set(
     actor: object,
     note: str = "",
 ) -> None:
-    """Move a locked question to a new status, exactly once, and write it to the audit trail."""
+    """Move a question to a new status, exactly once, and write it to the audit trail. The
+    caller holds the row locks of the question and its video (whose live questions it recounts)."""
     from_status = question.status
     decided_at = None if to_status == QuestionStatus.OPEN else timezone.now()
     # Conditional on the status we read: under the row lock this always matches; without it
@@ -295,6 +302,8 @@ def _status_set(
         raise RuntimeError(f"question {question.pk} changed status under a lock")
     question.status, question.accepted_answer, question.decided_at = to_status, answer, decided_at
     question.gold_since = gold_since
+    if (from_status in LIVE_STATUSES) != (to_status in LIVE_STATUSES):
+        counts.video_live_refresh(question.video_id)
     StatusChange.objects.create(
         question=question,
         from_status=from_status,
@@ -321,9 +330,10 @@ def vote_cast(
     limits = Limits.from_settings()
     with transaction.atomic():
         # Lock the question: its voters take turns, so exactly one vote can be the one that
-        # brings an answer to two, and it is accepted once with that answer.
-        question = Question.objects.select_for_update().get(pk=question.pk)
-        video = Video.objects.get(pk=question.video_id)
+        # brings an answer to two, and it is accepted once with that answer. Its video first
+        # (the lock order): a decision can change the video's live questions.
+        video = Video.objects.select_for_update(no_key=True).get(pk=question.video_id)
+        question = Question.objects.select_for_update(no_key=True).get(pk=question.pk)
         if not video.is_active:
             raise errors.VideoInactive(errors.VIDEO_INACTIVE)
         gold = question.gold_since is not None
@@ -349,6 +359,7 @@ def vote_cast(
             gold_check=gold,
         )
         if not gold:
+            counts.question_votes_refresh(question.pk)
             _question_decide(question, actor=annotator, limits=limits)
     return vote
 
@@ -383,8 +394,8 @@ def question_review(
         )
     limits = Limits.from_settings()
     with transaction.atomic():
-        video = Video.objects.select_for_update().get(pk=question.video_id)
-        question = Question.objects.select_for_update().get(pk=question.pk)
+        video = Video.objects.select_for_update(no_key=True).get(pk=question.video_id)
+        question = Question.objects.select_for_update(no_key=True).get(pk=question.pk)
         answer_row = None
         if action == KEEP:
             if question.status not in (QuestionStatus.ACCEPTED, QuestionStatus.INVALID):
@@ -415,6 +426,7 @@ def question_review(
             _check_live_room(video=video, template=question.template, limits=limits)
         if action == REOPEN:
             question.votes.counted().update(discounted_at=timezone.now())
+            counts.question_votes_refresh(question.pk)
         _status_set(
             question,
             to_status=to_status,
@@ -444,8 +456,9 @@ def annotator_deactivate(*, annotator: object, by: object) -> dict[str, int]:
         discounted = votes.update(discounted_at=timezone.now())
         for question_id in question_ids:
             question = Question.objects.select_related("video").get(pk=question_id)
-            Video.objects.select_for_update().get(pk=question.video_id)
-            question = Question.objects.select_for_update().get(pk=question_id)
+            Video.objects.select_for_update(no_key=True).get(pk=question.video_id)
+            question = Question.objects.select_for_update(no_key=True).get(pk=question_id)
+            counts.question_votes_refresh(question_id)
             last = question.history.order_by("-id").first()
             if last is not None and last.cause == StatusChange.Cause.REVIEW:
                 kept += 1
@@ -478,7 +491,7 @@ def question_gold_set(*, reviewer: object, question: Question, gold: bool) -> Qu
     stop it being gold."""
     _require_reviewer(reviewer)
     with transaction.atomic():
-        question = Question.objects.select_for_update().get(pk=question.pk)
+        question = Question.objects.select_for_update(no_key=True).get(pk=question.pk)
         if gold and question.status != QuestionStatus.ACCEPTED:
             raise errors.ReviewInvalid(errors.GOLD_NOT_ACCEPTED)
         question.gold_since = (question.gold_since or timezone.now()) if gold else None

@@ -1,4 +1,5 @@
-"""Video files for signed-in people, with HTTP range requests so players can seek."""
+"""Video files for signed-in people, with HTTP range requests so players can seek. Whole files
+and ranges alike go out with sendfile(2) under gunicorn: a clip costs a web worker no copying."""
 
 from __future__ import annotations
 
@@ -6,13 +7,7 @@ import mimetypes
 import re
 
 from django.contrib.auth.decorators import login_required
-from django.http import (
-    FileResponse,
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    StreamingHttpResponse,
-)
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
@@ -20,18 +15,29 @@ from annotator import selectors
 from annotator.models import Video
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_CHUNK = 64 * 1024
 
 
-def _file_chunks(handle, start: int, length: int):
-    with handle:
+class _FilePart:
+    """The bytes of an open file from `start`, `length` of them, read like a file. It gives the
+    WSGI server the file's descriptor, positioned at `start`, so gunicorn sends the part with
+    sendfile(2) up to the response's Content-Length without copying it through Python; a server
+    without sendfile reads it, and never reads past the part."""
+
+    def __init__(self, handle, start: int, length: int) -> None:
         handle.seek(start)
-        while length > 0:
-            data = handle.read(min(_CHUNK, length))
-            if not data:
-                break
-            length -= len(data)
-            yield data
+        self._handle, self._left = handle, length
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._handle.read(size) if size > 0 else b""
+        self._left -= len(data)
+        return data
+
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
+    def close(self) -> None:
+        self._handle.close()
 
 
 @login_required
@@ -65,8 +71,8 @@ def video_stream(request: HttpRequest, pk: int) -> HttpResponse:
         response["Content-Range"] = f"bytes */{size}"
         return response
     length = end - start + 1
-    response = StreamingHttpResponse(
-        _file_chunks(video.file.open("rb"), start, length), status=206, content_type=content_type
+    response = FileResponse(
+        _FilePart(video.file.open("rb"), start, length), status=206, content_type=content_type
     )
     response["Content-Length"] = str(length)
     response["Content-Range"] = f"bytes {start}-{end}/{size}"

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator import errors, selectors, services
-from annotator.models import Question, Vote, WatchSession
+from annotator.models import Question, WatchSession
 from annotator.throttling import work_rate_limited
 from qa_model import catalogue
 
@@ -32,13 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "is_reviewer": selectors.is_reviewer(user),
     }
     if context["is_annotator"]:
-        context.update(
-            videos_to_ask=selectors.videos_open_to_ask(user).count(),
-            questions_to_answer=selectors.questions_open_to_answer(user).count(),
-            questions_asked=Question.objects.filter(author=user).count(),
-            votes_cast=Vote.objects.filter(annotator=user).count(),
-            below_gold_bar=selectors.below_gold_bar(user),
-        )
+        context.update(selectors.home_counts(user))
     return render(request, "annotator/home.html", context)
 
 

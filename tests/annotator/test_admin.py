@@ -69,7 +69,7 @@ def test_questions_filter_by_status_type_and_modality(admin_client_, collection)
 def test_video_list_shows_live_and_accepted_counts(admin_client_, collection, video):
     response = admin_client_.get(admin_url(Video))
     row = response.context["cl"].result_list[0]
-    assert (row.live_count, row.accepted_count, row.invalid_count) == (2, 1, 0)
+    assert (row.live_questions, row.accepted_count, row.invalid_count) == (2, 1, 0)
     html = response.content.decode()
     assert "2 / 5" in html
     assert reverse("review-frame", args=[video.pk, 0]) in html  # the thumbnail

@@ -8,8 +8,8 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from annotator import services
-from annotator.audit import rules_audit
-from annotator.models import Answer, Question, QuestionStatus, QuestionTemplate, Vote
+from annotator.audit import COUNTS, rules_audit
+from annotator.models import Answer, Question, QuestionStatus, QuestionTemplate, Video, Vote
 from tests.annotator.helpers import ask, legal_slots, vote, watched
 
 
@@ -117,3 +117,29 @@ def test_the_command_lists_violations_and_fails(crowd, settings, capsys):
     with pytest.raises(CommandError, match="1 rule violation"):
         call_command("audit_rules")
     assert "Q3: 1 violation(s)" in capsys.readouterr().out
+
+
+def test_the_services_keep_the_stored_counts_equal_to_a_recount(crowd, video):
+    _, accepted, invalid, opened = crowd
+    video.refresh_from_db()
+    assert video.live_questions == 2  # accepted and open; the invalid one holds no slot
+    counted = {q.pk: Question.objects.get(pk=q.pk).counted_votes for q in crowd[1:]}
+    assert counted == {accepted.pk: 2, invalid.pk: 2, opened.pk: 1}
+    assert findings(COUNTS) == []
+
+
+def test_a_count_changed_behind_the_services_is_found_and_repaired(crowd, video, capsys):
+    *_, opened = crowd
+    Video.objects.filter(pk=video.pk).update(live_questions=5)
+    Question.objects.filter(pk=opened.pk).update(counted_votes=0)
+    assert findings(COUNTS) == [
+        f"video {video.pk}: live questions stored as 5, recounted 2",
+        f"question {opened.pk}: counted votes stored as 0, recounted 1",
+    ]
+    with pytest.raises(CommandError, match=r"2 stored count\(s\) differ from a recount"):
+        call_command("audit_rules")
+    call_command("audit_rules", "--repair-counts")
+    assert "repaired 2 stored count(s)" in capsys.readouterr().out
+    assert findings(COUNTS) == []
+    video.refresh_from_db()
+    assert video.live_questions == 2

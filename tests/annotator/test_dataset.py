@@ -13,6 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from annotator import counts
 from annotator import dataset_import as importing
 from annotator.export import split_of
 from annotator.models import Question, QuestionStatus, StatusChange, Video
@@ -124,6 +125,8 @@ def test_the_real_validation_records_import_with_their_videos(make_annotator):
     assert question.status == QuestionStatus.ACCEPTED
     assert question.accepted_answer.text == records[0]["anser"]
     assert StatusChange.objects.filter(question=question, cause="import").exists()
+    assert question.video.live_questions == question.video.questions.count()
+    assert counts.drift() == []
     # Importing again changes nothing.
     again = importing.dataset_import(records)
     assert (again.imported, again.already_present) == (0, 200)

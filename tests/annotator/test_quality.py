@@ -4,9 +4,11 @@ and deactivating a careless annotator, whose votes are discounted and questions 
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from annotator import errors, selectors, services
+from annotator import counts, errors, selectors, services
 from annotator.models import Annotator, QuestionStatus, StatusChange
 from tests.annotator.helpers import ask, video_make, vote
 
@@ -28,19 +30,52 @@ def crowd(make_annotator):
     return people, (q1, q2, q3)
 
 
-def stats(username: str) -> Annotator:
-    return selectors.annotators_with_counts(Annotator.objects.filter(username=username)).get()
+def stats(username: str) -> selectors.AnnotatorStatistics:
+    annotator = Annotator.objects.get(username=username)
+    return selectors.annotator_statistics([annotator])[annotator.pk]
 
 
 def test_agreement_invalid_flags_watch_time_and_pace(crowd):
-    bob, carol, dave = stats("bob"), stats("carol"), stats("dave")
-    assert (bob.vote_count, bob.on_accepted, bob.agreed) == (2, 2, 1)
+    bob, carol, dave, alice = (stats(name) for name in ("bob", "carol", "dave", "alice"))
+    assert (bob.votes, bob.on_accepted, bob.agreed) == (2, 2, 1)
     assert (carol.on_accepted, carol.agreed) == (2, 2)
-    assert (dave.vote_count, dave.invalid_flags) == (2, 1)
-    assert stats("alice").asked == 3
-    assert selectors.median_watch_seconds(crowd[0]["bob"]) == pytest.approx(30.0)
-    assert selectors.votes_per_hour(crowd[0]["bob"]) > 0
-    assert selectors.median_watch_seconds(crowd[0]["alice"]) == pytest.approx(30.0)
+    assert (dave.votes, dave.invalid_flags) == (2, 1)
+    assert (alice.asked, alice.votes, alice.votes_per_hour) == (3, 0, None)
+    assert bob.median_watch_seconds == pytest.approx(30.0)
+    assert bob.votes_per_hour > 0
+    assert alice.median_watch_seconds == pytest.approx(30.0)
+
+
+def test_the_list_counts_sort_without_joining_everyones_rows(crowd):
+    listed = selectors.annotators_with_counts(Annotator.objects.all()).order_by("-vote_count", "pk")
+    assert [(a.username, a.asked, a.vote_count) for a in listed] == [
+        ("bob", 0, 2),
+        ("carol", 0, 2),
+        ("dave", 0, 2),
+        ("alice", 3, 0),
+    ]
+
+
+def test_statistics_of_a_page_take_three_queries_however_many_rows(
+    crowd, django_assert_num_queries
+):
+    annotators = list(Annotator.objects.all())
+    with django_assert_num_queries(3):
+        statistics = selectors.annotator_statistics(annotators)
+    assert len(statistics) == 4
+
+
+def test_the_admin_list_costs_no_queries_per_annotator(crowd, make_annotator, admin_client):
+    def queries_of_the_list() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.get(reverse("admin:annotator_annotator_changelist"))
+        assert response.status_code == 200
+        return len(queries)
+
+    four = queries_of_the_list()
+    for number in range(6):
+        ask(make_annotator(f"newcomer{number}"), video_make(), template_id=1)
+    assert queries_of_the_list() == four
 
 
 def test_deactivating_discounts_votes_and_reevaluates(crowd, reviewer):
@@ -58,6 +93,7 @@ def test_deactivating_discounts_votes_and_reevaluates(crowd, reviewer):
     assert not people["carol"].is_active
     q3.refresh_from_db()
     assert q3.status == QuestionStatus.OPEN  # untouched: carol never voted on it
+    assert counts.drift() == []  # her discounted votes no longer count, nor hold their slots
 
 
 def test_a_reviewers_decision_stands(crowd, reviewer):

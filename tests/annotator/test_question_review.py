@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotator import errors, services
+from annotator import counts, errors, services
 from annotator.models import QuestionStatus, StatusChange
 from tests.annotator.helpers import ask, refused, vote
 
@@ -56,10 +56,13 @@ def test_reopening_discounts_the_votes_so_far(reviewer, disputed, voters):
     disputed.refresh_from_db()
     assert disputed.status == QuestionStatus.OPEN
     assert not disputed.votes.counted().exists()
+    assert disputed.counted_votes == 0
     assert disputed.votes.count() == 5, "discounted votes stay on record"
     vote(voters[5], disputed, "two")
     disputed.refresh_from_db()
     assert disputed.status == QuestionStatus.OPEN, "one fresh vote does not decide"
+    assert disputed.counted_votes == 1
+    assert counts.drift() == []
 
 
 def test_invalidating_frees_the_slot_and_template(reviewer, disputed, make_annotator):

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from annotator import accounts, modelloop
 from annotator.models import ModelVersion, Prediction, QuestionStatus, TrainingRun
-from qa_model.data import parse_records
+from qa_model.records import parse_records
 from tests.annotator.api.conftest import script
 from tests.annotator.helpers import ask, video_make, vote
 from tests.annotator.test_modelloop import RESULT

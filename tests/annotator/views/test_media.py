@@ -63,3 +63,68 @@ def test_strangers_and_withdrawn_videos_get_nothing(client, outsider, annotator,
     assert client.get(url(stored)).status_code == 404
     client.force_login(reviewer)
     assert client.get(url(stored)).status_code == 200
+
+
+def test_gunicorn_sends_exactly_the_range_asked_for(transactional_db, catalogue, settings, client):
+    """Under gunicorn, ranges go out with sendfile from the right offset and stop at their end
+    (a player reading a clip in parts gets each part, nothing more)."""
+    import os
+    import socket
+    import sys
+
+    import requests
+
+    from annotator import accounts
+    from tests import processes
+    from tests.conftest import database_url_for_subprocess
+
+    content = os.urandom(300_000)
+    video = Video(avqa_id="stream02", duration_seconds=60)
+    video.file.save("stream02.mp4", ContentFile(content), save=True)
+    annotator = accounts.annotator_create(username="viewer", password="a-long-test-password")
+    client.force_login(annotator)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "REDIS_URL": "",
+    }
+    server = processes.start(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
+        env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        processes.wait_until(lambda: requests.get(f"{base}/healthz", timeout=2).ok, timeout=60)
+        cookies = {"sessionid": client.cookies["sessionid"].value}
+        for start, end in ((0, 65_535), (100_000, 199_999), (250_000, 299_999)):
+            response = requests.get(
+                f"{base}{url(video)}", cookies=cookies, headers={"Range": f"bytes={start}-{end}"}
+            )
+            assert response.status_code == 206
+            assert response.headers["Content-Length"] == str(end - start + 1)
+            assert response.content == content[start : end + 1]
+        assert requests.get(f"{base}{url(video)}", cookies=cookies).content == content
+        # Read to the end of the connection: not a byte past the range follows the body.
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            request = (
+                f"GET {url(video)} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                f"Cookie: sessionid={cookies['sessionid']}\r\nRange: bytes=1000-1999\r\n\r\n"
+            )
+            raw.sendall(request.encode())
+            received = b"".join(iter(lambda: raw.recv(65536), b""))
+        assert received.split(b"\r\n\r\n", 1)[1] == content[1000:2000]
+    finally:
+        processes.stop(server)
