@@ -12,7 +12,8 @@ export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/avqa
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 endif
 
-.PHONY: run test install browser lint migrate seed clean bench-speed bench-accuracy bench-crowd
+.PHONY: run test install browser lint migrate seed clean bench-speed bench-accuracy bench-crowd \
+	bench-scale
 
 install: $(INSTALLED)
 
@@ -61,9 +62,13 @@ bench-speed: install
 bench-accuracy: install
 	$(BIN)/python -m bench.accuracy
 
-# Needs PostgreSQL and Redis (CROWD_DATABASE_URL, CROWD_REDIS_URL; defaults: this machine's).
+# Need PostgreSQL and Redis (CROWD_/SCALE_DATABASE_URL, CROWD_/SCALE_REDIS_URL; defaults: this
+# machine's). Each level starts from a fresh database.
 bench-crowd: install
 	$(BIN)/python -m bench.crowd
+
+bench-scale: install
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
