@@ -27,16 +27,21 @@ OFFER_RING = 2**31
 OFFER_STEP = 1_327_217_885
 
 
-def offer_key() -> models.Expression:
-    """A row's place on the offer ring; the products stay below 2^63 (no overflow)."""
-    ring = Value(OFFER_RING, output_field=models.BigIntegerField())
-    step = Value(OFFER_STEP, output_field=models.BigIntegerField())
-    return (F("id") % ring) * step % ring
+def offer_place(pk: int) -> int:
+    """A row's place on the offer ring, as the column `offer_key_field` computes it in SQL;
+    also where an annotator (by their own id) starts walking it."""
+    return pk % OFFER_RING * OFFER_STEP % OFFER_RING
 
 
 def offer_key_field() -> models.GeneratedField:
+    """The stored place of each row on the offer ring: `offer_place` of its id, in SQL (the
+    products stay below 2^63)."""
+    ring = Value(OFFER_RING, output_field=models.BigIntegerField())
+    step = Value(OFFER_STEP, output_field=models.BigIntegerField())
     return models.GeneratedField(
-        expression=offer_key(), output_field=models.BigIntegerField(), db_persist=True
+        expression=(F("id") % ring) * step % ring,
+        output_field=models.BigIntegerField(),
+        db_persist=True,
     )
 
 

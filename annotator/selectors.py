@@ -33,7 +33,6 @@ from annotator.counts import count_per_row
 from annotator.models import (
     ANNOTATORS_GROUP,
     OFFER_RING,
-    OFFER_STEP,
     ModelVersion,
     Prediction,
     Question,
@@ -42,6 +41,7 @@ from annotator.models import (
     Video,
     Vote,
     WatchSession,
+    offer_place,
 )
 from qa_model import catalogue
 
@@ -130,11 +130,6 @@ def videos_open_to_ask(annotator: object) -> QuerySet[Video]:
     ).exclude(pk__in=_videos_closed_to(annotator))
 
 
-def _ring_place(pk: int) -> int:
-    """A row's place on the offer ring (the generated column `offer_key`, computed here)."""
-    return pk % OFFER_RING * OFFER_STEP % OFFER_RING
-
-
 def _first_on_ring(rows: QuerySet, start: int) -> Model | None:
     """The first of `rows` round the offer ring from `start`: the lowest place from `start` up,
     else the lowest below it. One or two probes of the partial index of the rows that can still
@@ -170,7 +165,7 @@ def next_video_to_ask(annotator: object, exclude: Iterable[int] = ()) -> Video |
         .filter(blocked__lt=QuestionTemplate.objects.count())
     )
     busy = list(candidates.filter(pk__in=list(asking), live_questions__lt=limit)) if asking else []
-    start = _ring_place(getattr(annotator, "pk", 0) or 0)
+    start = offer_place(getattr(annotator, "pk", 0) or 0)
 
     def place(video: Video) -> int:
         return (video.offer_key - start) % OFFER_RING
@@ -237,7 +232,7 @@ def next_question_to_answer(annotator: object, exclude: Iterable[int] = ()) -> Q
         held = [pk for pk, votes in counted if coming[pk] >= max(1, settings.ACCEPT_VOTES - votes)]
         candidates = candidates.exclude(pk__in=held)
     top = Question.objects.filter(status=QuestionStatus.OPEN).aggregate(top=Max("counted_votes"))
-    start = _ring_place(getattr(annotator, "pk", 0) or 0)
+    start = offer_place(getattr(annotator, "pk", 0) or 0)
     question = None
     for level in range(top["top"] or 0, -1, -1):
         question = _first_on_ring(candidates.filter(counted_votes=level), start)
@@ -290,9 +285,8 @@ def gold_bar_below(correct: int, checks: int) -> bool:
 
 
 def below_gold_bar(annotator: object) -> bool:
-    if settings.GOLD_MIN_ACCURACY <= 0:
-        return False
-    return gold_bar_below(*gold_accuracy(annotator))
+    # With the bar off, no need to read the annotator's gold checks.
+    return settings.GOLD_MIN_ACCURACY > 0 and gold_bar_below(*gold_accuracy(annotator))
 
 
 def home_counts(annotator: object) -> dict[str, int | bool]:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
-from annotator.models import Answer, Question, QuestionStatus, QuestionTemplate, Vote
+from annotator.models import (
+    Answer,
+    Question,
+    QuestionStatus,
+    QuestionTemplate,
+    Video,
+    Vote,
+    offer_place,
+)
 from tests.annotator.helpers import ask, video_make
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +64,15 @@ def test_a2_one_vote_per_annotator_and_a1_answer_xor_invalid(annotator, other_an
 def test_video_ids_are_file_name_safe():
     with pytest.raises(IntegrityError), transaction.atomic():
         video_make(avqa_id="../../etc/passwd")
+
+
+def test_the_offer_ring_place_is_one_formula_in_sql_and_python(annotator, catalogue):
+    videos = [video_make() for _ in range(5)]
+    question = ask(annotator, videos[0], template_id=1)
+    for row in [
+        *Video.objects.filter(pk__in=[v.pk for v in videos]),
+        Question.objects.get(pk=question.pk),
+    ]:
+        assert row.offer_key == offer_place(row.pk)
+    places = {offer_place(pk) for pk in range(1, 10_001)}
+    assert len(places) == 10_000  # every id its own place
