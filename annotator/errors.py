@@ -1,7 +1,8 @@
 """Typed refusals of the collection rules.
 
 Every refusal a person can meet is one class here, with its message as a module constant that
-tests import, the rule it enforces (DESIGN.md §2) and the HTTP status an adapter maps it to.
+tests import, the rule it enforces (docs/collection-rules.md) and the HTTP status an adapter
+maps it to.
 """
 
 from __future__ import annotations

@@ -197,7 +197,7 @@ class QuestionStatus(models.TextChoices):
 
 
 # A live question holds its template on its video (Q2) and one of the video's slots (Q3).
-# DESIGN.md names open and accepted; a disputed question is live too, because a reviewer may
+# The paper names open and accepted; a disputed question is live too, because a reviewer may
 # still accept it, and it must not then collide with a newer question on the same template.
 LIVE_STATUSES = (QuestionStatus.OPEN, QuestionStatus.ACCEPTED, QuestionStatus.DISPUTED)
 

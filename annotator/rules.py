@@ -17,7 +17,7 @@ from qa_model import catalogue
 
 @dataclass(frozen=True)
 class Limits:
-    """The numbers of DESIGN.md §2; defaults are the paper's."""
+    """The numbers of the collection rules (docs/collection-rules.md); defaults are the paper's."""
 
     watch_min_seconds: float = 30.0
     heartbeat_max_credit_seconds: float = 10.0

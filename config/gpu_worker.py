@@ -29,9 +29,9 @@ app.conf.update(
     accept_content=["json"],
     broker_connection_retry_on_startup=True,
     broker_connection_max_retries=None,  # as the web side: never give up on the broker
-    # DESIGN.md §4: a message is acknowledged only when its task ends, one at a time, so a
-    # worker killed mid-run leaves the message to be redelivered (and the claim makes the
-    # redelivery do nothing twice); a fresh child per task frees CUDA memory between runs.
+    # A message is acknowledged only when its task ends, one at a time, so a worker killed
+    # mid-run leaves the message to be redelivered (and the claim makes the redelivery do
+    # nothing twice); a fresh child per task frees CUDA memory between runs (docs/model.md).
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,

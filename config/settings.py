@@ -189,7 +189,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# --- The collection rules (DESIGN.md §2). Defaults are the paper's. -------------------------
+# --- The collection rules (docs/collection-rules.md). Defaults are the paper's. ------------
 # W1: seconds of credited watching that unlock one submission on a video.
 WATCH_MIN_SECONDS = env_float("WATCH_MIN_SECONDS", 30.0, minimum=0.0)
 # W1: most seconds one heartbeat can credit, however long since the previous one; the player

@@ -56,7 +56,7 @@ INSTRUMENT = "instrument"
 LEFT_MIDDLE_RIGHT = "left_middle_right"
 LEFT_MIDDLE_RIGHT_SIMULTANEOUSLY = "left_middle_right_simultaneously"
 
-# Each template admits only the answers of its kind (AVQA.md §2, rule A1).
+# Each template admits only the answers of its kind (docs/dataset-format.md, rule A1).
 ANSWER_KINDS: dict[str, tuple[str, ...]] = {
     YES_NO: ("yes", "no"),
     COUNT: COUNTS,

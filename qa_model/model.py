@@ -1,6 +1,6 @@
 """AVST, the spatio-temporal grounding network of MUSIC-AVQA, and its Table 3 ablations.
 
-Follows the public reference implementation (AVQA.md §5). Modules only: no paths, no data.
+Follows the public reference implementation (docs/model.md). Modules only: no paths, no data.
 """
 
 from __future__ import annotations

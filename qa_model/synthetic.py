@@ -467,7 +467,7 @@ def _answers(facts: _Facts) -> dict[int, tuple[list[str], str] | None]:
 
 
 def scene_records(scene: Scene, video_id: str, first_question_id: int) -> list[dict]:
-    """MUSIC-AVQA records (AVQA.md §1) for every template this scene can answer."""
+    """MUSIC-AVQA records (docs/dataset-format.md) for every template this scene can answer."""
     rng = random.Random(f"records-{scene.seed}")
     answers = _answers(_Facts(scene, rng))
     records = []

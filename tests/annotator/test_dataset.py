@@ -28,8 +28,9 @@ FIXTURE = "tests/fixtures/avqa-val.json"
 
 
 def read_musicavqa(path) -> list[dict]:
-    """A reader written from AVQA.md §1 alone: a JSON list of seven-key records whose `type`
-    and `templ_values` are strings holding JSON lists, placeholders filled left to right."""
+    """A reader written from docs/dataset-format.md alone: a JSON list of seven-key records
+    whose `type` and `templ_values` are strings holding JSON lists, placeholders filled left to
+    right."""
     records = json.loads(path.read_text())
     assert isinstance(records, list)
     parsed = []
