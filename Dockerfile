@@ -1,7 +1,10 @@
 # One image for every process of docker-compose.yml: web (gunicorn), worker, beat, gpu-worker
 # and the one-shot init. torch==2.14.1 from PyPI is a CUDA build: the gpu worker uses the GPU
 # when the container is given one (docker-compose.gpu.yml) and the CPU otherwise.
-FROM python:3.11-slim
+# PYTHON_IMAGE: any image with Python 3.11 and pip on PATH (make deploy-check builds one from
+# Debian's packages where no registry is reachable).
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -13,7 +13,7 @@ export REDIS_URL ?= redis://127.0.0.1:6379/0
 endif
 
 .PHONY: run test install browser lint migrate seed clean bench-speed bench-accuracy bench-crowd \
-	bench-scale
+	bench-scale deploy-check
 
 install: $(INSTALLED)
 
@@ -69,6 +69,12 @@ bench-crowd: install
 
 bench-scale: install
 	$(BIN)/python -m bench.scale
+
+# docker-compose.yml started on a Docker engine of its own and checked from outside over https
+# (docs/deployment.md). Root, ~20 GB of disk, minutes: not part of `make test`.
+# DEPLOY_CHECK_ARGS="--compose v1" runs it with Debian's docker-compose 1.29; "--keep" leaves it up.
+deploy-check: install
+	$(BIN)/python -m deploy.check $(DEPLOY_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -18,6 +19,23 @@ _FALSE = {"0", "false", "no", "off"}
 def env_str(name: str, default: str) -> str:
     value = os.environ.get(name, "")
     return value if value != "" else default
+
+
+def env_file_str(name: str) -> str:
+    """The value of NAME, or else the contents of the file that NAME_FILE names (how compose and
+    orchestrators hand over secrets); "" when neither is set. A named file that cannot be read or
+    is empty is an error."""
+    value = os.environ.get(name, "").strip()
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if value or not path:
+        return value
+    try:
+        value = Path(path).read_text().strip()
+    except OSError as error:
+        raise ImproperlyConfigured(f"{name}_FILE: {error}") from None
+    if not value:
+        raise ImproperlyConfigured(f"{name}_FILE {path} is empty")
+    return value
 
 
 def env_bool(name: str, default: bool) -> bool:

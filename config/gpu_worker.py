@@ -21,7 +21,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("AVQA_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 TASK_TIME_LIMIT = env_float("GPU_TASK_TIME_LIMIT_SECONDS", 12 * 3600.0, minimum=60.0)
 
-app = Celery("avqa-gpu")
+# No fix-ups: importing `config` names the Django settings in the environment, and Celery's
+# Django fix-up would then load them when the worker starts; in the container (production
+# settings, no secret key, no database) that start-up fails.
+app = Celery("avqa-gpu", fixups=())
 app.conf.update(
     **broker_settings(env_str("REDIS_URL", ""), VAR_DIR, task_time_limit=TASK_TIME_LIMIT),
     task_default_queue=GPU_QUEUE,

@@ -15,7 +15,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.broker import DEFAULT_QUEUE, broker_settings
 from config.broker import GPU_QUEUE as GPU_QUEUE_DEFAULT
-from config.env import env_bool, env_float, env_int, env_list, env_rate, env_str
+from config.env import (
+    env_bool,
+    env_file_str,
+    env_float,
+    env_int,
+    env_list,
+    env_rate,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,17 +52,8 @@ SECRET_KEY_MISSING = (
 def _secret_key() -> str:
     """The key from the environment, from a file it names, or (local mode only) one generated
     once per checkout."""
-    key = env_str("DJANGO_SECRET_KEY", "")
+    key = env_file_str("DJANGO_SECRET_KEY")
     if key:
-        return key
-    key_file = env_str("DJANGO_SECRET_KEY_FILE", "")
-    if key_file:
-        try:
-            key = Path(key_file).read_text().strip()
-        except OSError as error:
-            raise ImproperlyConfigured(f"DJANGO_SECRET_KEY_FILE: {error}") from None
-        if not key:
-            raise ImproperlyConfigured(f"DJANGO_SECRET_KEY_FILE {key_file} is empty")
         return key
     if PRODUCTION:
         raise ImproperlyConfigured(SECRET_KEY_MISSING)
@@ -118,6 +117,9 @@ TEMPLATES = [
 _database_url = env_str("DATABASE_URL", "")
 if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+    # The password may come from a file instead of the URL (compose's `keys` volume).
+    if _database_password := env_file_str("DATABASE_PASSWORD"):
+        DATABASES["default"]["PASSWORD"] = _database_password
 else:
     DATABASES = {
         "default": {
@@ -161,6 +163,16 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Behind nginx (docker-compose.yml), video files are sent by the proxy: after the permission
+# check the view answers with X-Accel-Redirect to this prefix + the file's name under MEDIA_ROOT,
+# an internal location of the proxy. Empty: the view sends the file itself (`make run`, tests).
+MEDIA_ACCEL_REDIRECT = env_str("DJANGO_MEDIA_ACCEL_REDIRECT", "")
+if MEDIA_ACCEL_REDIRECT and not (
+    MEDIA_ACCEL_REDIRECT.startswith("/") and MEDIA_ACCEL_REDIRECT.endswith("/")
+):
+    raise ImproperlyConfigured(
+        f"DJANGO_MEDIA_ACCEL_REDIRECT={MEDIA_ACCEL_REDIRECT!r} must start and end with /"
+    )
 
 REST_FRAMEWORK = {
     # Scripts send "Authorization: Token …"; the browser uses its session, with CSRF enforced.

@@ -34,9 +34,13 @@ def run(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedPro
     )
     environment.update(variables)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment,
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 PROBE = (
@@ -131,9 +135,10 @@ def test_behind_a_proxy_its_forwarded_protocol_is_believed(tmp_path):
 
 
 def test_the_redirect_can_be_left_to_the_proxy(tmp_path):
-    assert loaded(tmp_path, DJANGO_SECRET_KEY=SECRET, DJANGO_SECURE_SSL_REDIRECT="false")[
-        "redirect"
-    ] is False  # fmt: skip
+    assert (
+        loaded(tmp_path, DJANGO_SECRET_KEY=SECRET, DJANGO_SECURE_SSL_REDIRECT="false")["redirect"]
+        is False
+    )
 
 
 def test_local_mode_serves_plain_http(tmp_path):
@@ -148,3 +153,33 @@ def test_local_mode_serves_plain_http(tmp_path):
 def test_a_malformed_rate_stops_start_up(tmp_path, variable):
     result = run(tmp_path, "check", DJANGO_SECRET_KEY=SECRET, **{variable: "lots"})
     assert f"{variable}: 'lots' is not a rate" in result.stderr
+
+
+DATABASE = "import json; from django.conf import settings as s; print(json.dumps(s.DATABASES['default']['PASSWORD']))"  # noqa: E501
+
+
+def test_the_database_password_can_come_from_a_file(tmp_path):
+    """As docker-compose.yml runs it: no password in DATABASE_URL, the `keys` volume's file."""
+    password = tmp_path / "postgres_password"
+    password.write_text("from-the-keys-volume\n")
+    result = run(
+        tmp_path,
+        "shell",
+        "-c",
+        DATABASE,
+        DJANGO_SECRET_KEY=SECRET,
+        DATABASE_URL="postgresql://avqa@postgres:5432/avqa",
+        DATABASE_PASSWORD_FILE=str(password),
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == "from-the-keys-volume"
+    password.write_text("")
+    result = run(tmp_path, "check", DJANGO_SECRET_KEY=SECRET, DATABASE_PASSWORD_FILE=str(password))
+    assert f"DATABASE_PASSWORD_FILE {password} is empty" in result.stderr
+
+
+def test_a_media_redirect_prefix_must_be_a_path(tmp_path):
+    result = run(
+        tmp_path, "check", DJANGO_SECRET_KEY=SECRET, DJANGO_MEDIA_ACCEL_REDIRECT="protected"
+    )
+    assert "DJANGO_MEDIA_ACCEL_REDIRECT='protected' must start and end with /" in result.stderr

@@ -113,3 +113,22 @@ def test_the_celery_apps_never_stop_reconnecting_to_the_broker():
 
     assert app.conf.broker_connection_max_retries is None
     assert gpu_app.conf.broker_connection_max_retries is None
+
+
+def test_the_gpu_worker_starts_without_django_settings(tmp_path):
+    """As compose runs it: production mode, no secret key, no database settings."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_URL"))
+    }
+    environment.update(DJANGO_ENV="production", AVQA_VAR_DIR=str(tmp_path))
+    probe = (
+        "import sys; from config.gpu_worker import app; app.loader.init_worker(); "
+        "app.loader.import_default_modules(); print('config.settings' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -128,3 +128,28 @@ def test_gunicorn_sends_exactly_the_range_asked_for(transactional_db, catalogue,
         assert received.split(b"\r\n\r\n", 1)[1] == content[1000:2000]
     finally:
         processes.stop(server)
+
+
+def test_behind_the_proxy_the_view_checks_and_names_the_file(
+    client, settings, annotator, outsider, stored
+):
+    settings.MEDIA_ACCEL_REDIRECT = "/_protected/media/"
+    client.force_login(annotator)
+    response = client.get(url(stored), HTTP_RANGE="bytes=0-99")
+    # nginx sends the file and answers the range; gunicorn sends no byte of it.
+    assert response.status_code == 200 and response.content == b""
+    assert response["X-Accel-Redirect"] == f"/_protected/media/{stored.file.name}"
+    assert response["Content-Type"] == "video/mp4"
+    client.force_login(outsider)
+    response = client.get(url(stored))
+    assert response.status_code == 404 and not response.has_header("X-Accel-Redirect")
+
+
+def test_a_file_name_is_quoted_for_the_proxy(client, settings, annotator, catalogue):
+    settings.MEDIA_ACCEL_REDIRECT = "/_protected/media/"
+    video = Video(avqa_id="stream02", duration_seconds=60)
+    video.file.save("a clip?#1.mp4", ContentFile(CONTENT), save=True)
+    client.force_login(annotator)
+    redirect = client.get(url(video))["X-Accel-Redirect"]
+    assert redirect.startswith("/_protected/media/") and " " not in redirect
+    assert "?" not in redirect and "#" not in redirect
