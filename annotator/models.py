@@ -247,6 +247,23 @@ class WatchSession(models.Model):
         return f"{self.annotator} watching {self.video} ({self.credited_seconds:.1f} s)"
 
 
+class WatchClock(models.Model):
+    """One person's real time on the watch gate (W1): the moment up to which their watching has
+    been credited, on whichever viewing. The heartbeats of all their viewings take turns on this
+    row, so tabs playing at once share the person's seconds instead of each earning them."""
+
+    annotator = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="watch_clock",
+    )
+    credited_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.annotator} credited until {self.credited_until:%H:%M:%S}"
+
+
 class QuestionQuerySet(models.QuerySet):
     def live(self) -> QuestionQuerySet:
         """Questions that hold their template and a slot on their video (Q2, Q3)."""

@@ -70,21 +70,35 @@ class Heartbeat:
         return None
 
 
+# How far past the clip's end a player may report its position (rounding, a last frame).
+_POSITION_TOLERANCE_SECONDS = 1.0
+
+
 def heartbeat_credit(
-    heartbeat: Heartbeat, *, previous_position: float, elapsed_seconds: float, limits: Limits
+    heartbeat: Heartbeat,
+    *,
+    previous_position: float,
+    elapsed_seconds: float,
+    duration_seconds: float,
+    limits: Limits,
 ) -> float:
     """Seconds of watching one heartbeat earns (rule W1).
 
-    Credit is the smallest of: server-clock time since the previous heartbeat, the distance the
-    playhead moved, and a fixed cap. So nothing the browser sends makes time pass faster: a
-    burst of heartbeats shares the real seconds between them, a forged jump of the playhead
-    earns no more than the time that passed, and a long silence earns at most the cap.
+    Credit is the smallest of: real time since the previous credit (`elapsed_seconds`: the
+    server clock since this viewing's previous heartbeat and since the person's last credited
+    moment on any viewing, so parallel tabs share one person's seconds), the distance the
+    playhead moved within the clip, and a fixed cap. So nothing the browser sends makes time
+    pass faster: a burst of heartbeats shares the real seconds between them, a forged jump of
+    the playhead earns no more than the time that passed, a position past the clip's end earns
+    nothing, and a long silence earns at most the cap.
     """
     if not heartbeat.playing or not heartbeat.visible or heartbeat.muted:
         return 0.0
     if abs(heartbeat.rate - 1.0) > _RATE_TOLERANCE:
         return 0.0
-    advanced = heartbeat.position - previous_position
+    if heartbeat.position > duration_seconds + _POSITION_TOLERANCE_SECONDS:
+        return 0.0
+    advanced = min(heartbeat.position, duration_seconds) - previous_position
     if advanced <= 0 or elapsed_seconds <= 0:
         return 0.0
     return min(elapsed_seconds, advanced, limits.heartbeat_max_credit_seconds)

@@ -31,6 +31,7 @@ from annotator.models import (
     StatusChange,
     Video,
     Vote,
+    WatchClock,
     WatchSession,
 )
 from annotator.rules import Heartbeat, Limits
@@ -112,6 +113,10 @@ def watch_start(
     )  # fmt: skip
 
 
+# A person with no credit yet: their first heartbeat is limited by the viewing alone.
+_NEVER_CREDITED = timedelta(days=1)
+
+
 def watch_heartbeat(
     *, annotator: object, watch_session: WatchSession, heartbeat: Heartbeat
 ) -> WatchSession:
@@ -122,20 +127,40 @@ def watch_heartbeat(
         raise errors.HeartbeatInvalid(errors.HEARTBEAT_INVALID.format(problem=problem))
     limits = Limits.from_settings()
     with transaction.atomic():
-        # The lock makes concurrent heartbeats of one viewing take turns, so each one measures
-        # its elapsed time from the previous one and a burst shares the real seconds.
-        session = WatchSession.objects.select_for_update().filter(pk=watch_session.pk).first()
+        # The person's clock first, then the viewing (always in this order). The clock makes
+        # the heartbeats of all their viewings take turns, so each measures the real time since
+        # the person was last credited anywhere: eight tabs share the seconds of one person. The
+        # viewing's lock makes a burst of one viewing's heartbeats share its seconds likewise.
+        now = timezone.now()
+        WatchClock.objects.get_or_create(
+            annotator_id=annotator.pk, defaults={"credited_until": now - _NEVER_CREDITED}
+        )
+        clock = WatchClock.objects.select_for_update().get(annotator_id=annotator.pk)
+        session = (
+            WatchSession.objects.select_for_update(of=("self",))
+            .select_related("video")
+            .filter(pk=watch_session.pk)
+            .first()
+        )
         if session is None or session.annotator_id != annotator.pk:
             raise errors.WatchSessionNotFound(errors.WATCH_SESSION_NOT_FOUND)
         if session.consumed_at is not None:
             raise errors.WatchSessionConsumed(errors.WATCH_SESSION_CONSUMED)
         now = timezone.now()
-        session.credited_seconds += rules.heartbeat_credit(
+        credit = rules.heartbeat_credit(
             heartbeat,
             previous_position=session.last_position,
-            elapsed_seconds=(now - session.last_heartbeat_at).total_seconds(),
+            elapsed_seconds=min(
+                (now - session.last_heartbeat_at).total_seconds(),
+                (now - clock.credited_until).total_seconds(),
+            ),
+            duration_seconds=session.video.duration_seconds,
             limits=limits,
         )
+        session.credited_seconds += credit
+        if credit > 0 and now > clock.credited_until:
+            clock.credited_until = now
+            clock.save(update_fields=["credited_until"])
         # Never move backwards: with several web servers, or a clock stepped back, a later
         # heartbeat could otherwise be credited again for seconds already counted.
         session.last_heartbeat_at = max(session.last_heartbeat_at, now)

@@ -17,6 +17,7 @@ from annotator.models import (
     StatusChange,
     Video,
     Vote,
+    WatchClock,
     WatchSession,
 )
 from annotator.rules import Heartbeat
@@ -44,12 +45,23 @@ def watched(
     With `clock` (a running time-machine traveller) the viewing moves that clock forward;
     without, it happens on a clock of its own, from the real present.
     """
+    # One person's viewings happen one after another (W1 credits a person's real time once):
+    # start after the last moment this person was credited.
+    credited_until = (
+        WatchClock.objects.filter(annotator_id=annotator.pk)
+        .values_list("credited_until", flat=True)
+        .first()
+    )
     if clock is None:
-        with time_machine.travel(timezone.now(), tick=False) as own_clock:
+        start = max(timezone.now(), credited_until or timezone.now())
+        with time_machine.travel(start, tick=False) as own_clock:
             return watched(annotator, video, seconds, own_clock)
+    if credited_until and credited_until > timezone.now():
+        clock.move_to(credited_until)
     session = services.watch_start(annotator=annotator, video=video)
     position = 0.0
     while session.credited_seconds < seconds:
+        assert position <= video.duration_seconds, "the viewing earns no credit"
         step = min(10.0, seconds - session.credited_seconds)
         clock.shift(step)
         position += step

@@ -16,9 +16,15 @@ def beat(position: float = 5.0, **overrides: object) -> Heartbeat:
     return Heartbeat(**fields)
 
 
-def credit(heartbeat: Heartbeat, previous: float = 0.0, elapsed: float = 5.0) -> float:
+def credit(
+    heartbeat: Heartbeat, previous: float = 0.0, elapsed: float = 5.0, duration: float = 60.0
+) -> float:
     return rules.heartbeat_credit(
-        heartbeat, previous_position=previous, elapsed_seconds=elapsed, limits=LIMITS
+        heartbeat,
+        previous_position=previous,
+        elapsed_seconds=elapsed,
+        duration_seconds=duration,
+        limits=LIMITS,
     )
 
 
@@ -41,6 +47,12 @@ class TestHeartbeatCredit:
     )
     def test_it_credits_nothing_unless_playing_visibly_audibly_at_normal_speed(self, overrides):
         assert credit(beat(5.0, **overrides)) == 0.0
+
+    def test_positions_past_the_clips_end_credit_nothing(self):
+        """A 60-s clip cannot be played at 100-145 s; the last second may round past 60."""
+        assert credit(beat(105.0), previous=100.0, duration=60.0) == 0.0
+        assert credit(beat(60.4), previous=58.0, elapsed=5.0, duration=60.0) == 2.0
+        assert credit(beat(61.5), previous=58.0, elapsed=5.0, duration=60.0) == 0.0
 
     def test_it_credits_nothing_when_the_playhead_stands_still_or_goes_back(self):
         assert credit(beat(10.0), previous=10.0) == 0.0

@@ -45,8 +45,8 @@ def test_a_burst_of_100_heartbeats_in_one_second_credits_about_one_second(annota
     with time_machine.travel(session.started_at, tick=False) as clock:
         for index in range(100):
             clock.shift(0.01)
-            # A script claiming the playhead jumped 10 s each time.
-            session = heartbeat(annotator, session, position=10.0 * (index + 1))
+            # A script claiming the playhead jumped 0.5 s each time (50x speed, within the clip).
+            session = heartbeat(annotator, session, position=0.5 * (index + 1))
     assert session.heartbeats == 100
     assert session.credited_seconds == pytest.approx(1.0, abs=1e-6)
 
@@ -184,3 +184,31 @@ def test_a_second_viewing_unlocks_a_second_submission(annotator, video):
     ask(annotator, video, template_id=1)
     ask(annotator, video, template_id=2)
     assert annotator.questions.count() == 2
+
+
+def test_two_tabs_share_one_persons_seconds(annotator, catalogue):
+    """Two viewings playing at once, heartbeats alternating: 30 s of real time credit 30 s in
+    all, not 30 s each (W1 is about a person watching)."""
+    first, second = video_make(), video_make()
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        tabs = [services.watch_start(annotator=annotator, video=v) for v in (first, second)]
+        for step in range(1, 21):  # a heartbeat every 1.5 s, the tabs taking turns
+            clock.shift(1.5)
+            index = step % 2
+            tabs[index] = heartbeat(annotator, tabs[index], position=1.5 * step)
+    total = sum(tab.credited_seconds for tab in tabs)
+    assert total == pytest.approx(30.0)
+    assert max(tab.credited_seconds for tab in tabs) < 30.0
+
+
+def test_a_paused_tab_does_not_take_the_playing_ones_time(annotator, catalogue):
+    playing_video, paused_video = video_make(), video_make()
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        playing_tab = services.watch_start(annotator=annotator, video=playing_video)
+        paused_tab = services.watch_start(annotator=annotator, video=paused_video)
+        for step in range(1, 11):
+            clock.shift(3.0)
+            paused_tab = heartbeat(annotator, paused_tab, position=1.0, playing=False)
+            playing_tab = heartbeat(annotator, playing_tab, position=3.0 * step)
+    assert playing_tab.credited_seconds == pytest.approx(30.0)
+    assert paused_tab.credited_seconds == 0.0
