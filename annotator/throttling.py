@@ -1,9 +1,15 @@
 """Rate limits: failed sign-ins per client IP and per username, annotator API calls per user.
 
-Counters are sliding windows (the timestamps of recent events, newest first, as DRF keeps them)
-in the "throttle" cache, which every gunicorn worker shares. Reading and writing a window are two
-cache calls, not one atomic step: two concurrent requests can both pass the last free slot. It's
-OK for a rate limit to be off by one or two under a race.
+Counters are sliding windows (the moments of recent events) in the "throttle" cache, which every
+gunicorn worker shares. On Redis each check-and-count is one atomic step (a script): forty
+parallel guesses against a limit of ten get ten tries, not thirteen. A sign-in attempt takes its
+slot before the password is checked and gives it back when the password was right. On a cache
+that is not Redis (local mode's files) the steps are atomic within one process only.
+
+Usernames are counted as authentication reads them (Unicode NFKC, as Django's sign-in form
+normalises them) and case-folded, so `ａdmin` and `Admin` are guesses at `admin`. A lock-out of a
+username does not lock its owner out: a client that has signed in to that account before carries
+a signed cookie, and its attempts are counted on their own (per account and client).
 
 When the cache fails (Redis stopped), requests go through with a warning in the log: annotation
 must keep working without Redis, and a few minutes without limits is the lesser harm.
@@ -15,18 +21,23 @@ import functools
 import hashlib
 import logging
 import math
+import threading
 import time
+import unicodedata
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core import signing
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from redis.exceptions import RedisError
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import ErrorDetail, Throttled, ValidationError
+from rest_framework.exceptions import ErrorDetail, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -70,6 +81,31 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+# Atomic on Redis: drop the events that left the window, then count one more unless it is full.
+# Returns {added (0/1), the moment that frees a slot when full}.
+_HIT = """
+local key, now, seconds, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
+    tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - seconds)
+local count = redis.call('ZCARD', key)
+if ARGV[5] == 'hit' and count >= limit then
+    local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+    return {0, oldest[2]}
+end
+if ARGV[5] == 'peek' then
+    if count >= limit then
+        local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+        return {0, oldest[2]}
+    end
+    return {0, ''}
+end
+redis.call('ZADD', key, now, member)
+redis.call('PEXPIRE', key, math.ceil(seconds * 1000))
+return {1, ''}
+"""
+_local_lock = threading.Lock()
+
+
 class Window:
     """Recent events under one cache key, at most `rate` of them in any window of its length."""
 
@@ -79,40 +115,63 @@ class Window:
         digest = hashlib.sha256(ident.encode(errors="surrogatepass")).hexdigest()[:32]
         self.key = f"{name}:{digest}"
 
-    def _recent(self, now: float) -> list[float]:
-        history = caches["throttle"].get(self.key) or []
-        return [moment for moment in history if moment > now - self.seconds]
+    def _run(self, mode: str, member: str = "") -> tuple[bool, int | None]:
+        """(counted, seconds to wait when full) for mode hit (count unless full), add (count)
+        or peek (count nothing)."""
+        cache, now = caches["throttle"], clock()
+        if isinstance(cache, RedisCache):
+            client = cache._cache.get_client(write=True)
+            key = cache.make_and_validate_key(self.key)
+            added, frees = client.eval(
+                _HIT, 1, key, now, self.seconds, self.limit, member or _member(now), mode
+            )
+            return bool(added), self._wait(float(frees), now) if frees else None
+        with _local_lock:
+            events = [(t, m) for t, m in cache.get(self.key) or [] if t > now - self.seconds]
+            if mode != "add" and len(events) >= self.limit:
+                return False, self._wait(events[self.limit - 1][0], now)
+            if mode == "peek":
+                return False, None
+            events.insert(0, (now, member or _member(now)))
+            cache.set(self.key, events[: self.limit], self.seconds)
+            return True, None
 
-    def _wait(self, history: list[float], now: float) -> int | None:
-        if len(history) < self.limit:
-            return None
+    def _wait(self, frees_at: float, now: float) -> int:
         # The window frees a slot when its oldest counted event leaves it.
-        return max(1, math.ceil(history[self.limit - 1] + self.seconds - now))
-
-    def _store(self, history: list[float], now: float) -> None:
-        caches["throttle"].set(self.key, [now, *history][: self.limit], self.seconds)
+        return max(1, math.ceil(frees_at + self.seconds - now))
 
     def retry_after(self) -> int | None:
         """Seconds until one more event is allowed; None if it is allowed now."""
-        now = clock()
-        return self._wait(self._recent(now), now)
+        return self._run("peek")[1]
 
     def hit(self) -> int | None:
-        """Count one event unless the window is full (one read, one write: every API request
-        takes this path); seconds to wait if it is full."""
-        now = clock()
-        history = self._recent(now)
-        wait = self._wait(history, now)
-        if wait is None:
-            self._store(history, now)
-        return wait
+        """Count one event unless the window is full, in one atomic step; seconds to wait if it
+        is full."""
+        return self._run("hit")[1]
+
+    def take(self, member: str) -> int | None:
+        """Like hit, under a name that `give_back` can remove again."""
+        return self._run("hit", member)[1]
+
+    def give_back(self, member: str) -> None:
+        cache = caches["throttle"]
+        if isinstance(cache, RedisCache):
+            client = cache._cache.get_client(write=True)
+            client.zrem(cache.make_and_validate_key(self.key), member)
+            return
+        with _local_lock:
+            events = [event for event in cache.get(self.key) or [] if event[1] != member]
+            cache.set(self.key, events, self.seconds)
 
     def add(self) -> None:
-        now = clock()
-        self._store(self._recent(now), now)
+        self._run("add")
 
     def clear(self) -> None:
         caches["throttle"].delete(self.key)
+
+
+def _member(now: float) -> str:
+    return f"{now:.6f}:{uuid.uuid4().hex[:12]}"
 
 
 def _fail_open(action: Callable[[], Any], default: Any = None) -> Any:
@@ -126,33 +185,96 @@ def _fail_open(action: Callable[[], Any], default: Any = None) -> Any:
 # --- Sign-in ---------------------------------------------------------------------------------
 
 
-def _login_windows(request: HttpRequest, username: str) -> list[Window]:
-    # Case-folded: "Alice" and "alice" are guesses at the same account.
-    return [
-        Window("login-ip", client_ip(request), settings.LOGIN_RATE_PER_IP),
-        Window("login-user", username.strip().casefold(), settings.LOGIN_RATE_PER_USERNAME),
-    ]
+# A client that has signed in to an account carries this signed cookie naming it (by digest);
+# its attempts at that account are counted apart, so others' failures cannot lock it out.
+KNOWN_CLIENT_COOKIE = "avqa_signed_in_before"
+KNOWN_CLIENT_DAYS = 365
+_KNOWN_CLIENT_SALT = "annotator.throttling.known-client"
+_KNOWN_CLIENT_ACCOUNTS = 10
 
 
-def login_retry_after(request: HttpRequest, username: str) -> int | None:
-    """Seconds this sign-in must wait, or None if it may be tried now."""
-    waits = [
-        wait
-        for window in _login_windows(request, username)
-        if (wait := _fail_open(window.retry_after)) is not None
-    ]
-    return max(waits) if waits else None
+def username_key(username: str) -> str:
+    """A username as authentication reads it (Unicode NFKC, as Django's sign-in form normalises
+    it, so the fullwidth `ａdmin` is `admin`), case-folded: every spelling that reaches one
+    account is counted as one."""
+    folded = unicodedata.normalize("NFKC", username).strip().casefold()
+    return unicodedata.normalize("NFKC", folded)
 
 
-def login_failed(request: HttpRequest, username: str) -> None:
-    for window in _login_windows(request, username):
-        _fail_open(window.add)
+def _account_digest(key: str) -> str:
+    return hashlib.sha256(key.encode(errors="surrogatepass")).hexdigest()[:16]
 
 
-def login_succeeded(request: HttpRequest, username: str) -> None:
-    """The account's own count starts over; the address's does not (it may be guessing at many
-    accounts and own one)."""
-    _fail_open(_login_windows(request, username)[1].clear)
+def _known_client(request: HttpRequest) -> dict | None:
+    try:
+        value = signing.loads(
+            request.COOKIES.get(KNOWN_CLIENT_COOKIE, ""),
+            salt=_KNOWN_CLIENT_SALT,
+            max_age=KNOWN_CLIENT_DAYS * 24 * 3600,
+        )
+    except signing.BadSignature:
+        return None
+    if not (isinstance(value, dict) and isinstance(value.get("id"), str)):
+        return None
+    if not isinstance(value.get("accounts"), list):
+        return None
+    return value
+
+
+class SignInAttempt:
+    """One sign-in attempt, counted before the password is checked (one atomic step per window,
+    so parallel guesses cannot all pass a full window) and given back if the password was right:
+    per client address only failures count, and the account's count starts over."""
+
+    def __init__(self, request: HttpRequest, username: str) -> None:
+        key = username_key(username)
+        self.digest = _account_digest(key)
+        self.known = _known_client(request)
+        if self.known and self.digest in self.known["accounts"]:
+            account = Window(
+                "login-known", f"{key}\0{self.known['id']}", settings.LOGIN_RATE_PER_USERNAME
+            )
+        else:
+            account = Window("login-user", key, settings.LOGIN_RATE_PER_USERNAME)
+        self.address = Window("login-ip", client_ip(request), settings.LOGIN_RATE_PER_IP)
+        self.account = account
+        self.member = _member(clock())
+
+    def begin(self) -> int | None:
+        """Take this attempt's slots; seconds to wait (and nothing taken) if a window is full."""
+        wait = _fail_open(lambda: self.address.take(self.member))
+        if wait is not None:
+            return wait
+        wait = _fail_open(lambda: self.account.take(self.member))
+        if wait is not None:
+            _fail_open(lambda: self.address.give_back(self.member))
+        return wait
+
+    def succeeded(self, response: HttpResponse) -> None:
+        _fail_open(lambda: self.address.give_back(self.member))
+        _fail_open(self.account.clear)
+        known = self.known or {"id": uuid.uuid4().hex, "accounts": []}
+        accounts = [self.digest, *(a for a in known["accounts"] if a != self.digest)]
+        value = {"id": known["id"], "accounts": accounts[:_KNOWN_CLIENT_ACCOUNTS]}
+        response.set_cookie(
+            KNOWN_CLIENT_COOKIE,
+            signing.dumps(value, salt=_KNOWN_CLIENT_SALT),
+            max_age=KNOWN_CLIENT_DAYS * 24 * 3600,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+
+
+def _throttled_page(request: HttpRequest, wait: int) -> HttpResponse:
+    context = {
+        "title": "Sign in",
+        "error": LOGIN_THROTTLED.format(seconds=wait),
+        "back": request.path,
+    }
+    response = render(request, "throttled.html", context, status=429)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -164,44 +286,31 @@ def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method != "POST":
             return view(request, *args, **kwargs)
-        username = request.POST.get("username", "")
-        wait = login_retry_after(request, username)
+        attempt = SignInAttempt(request, request.POST.get("username", ""))
+        wait = attempt.begin()
         if wait is not None:
-            context = {
-                "title": "Sign in",
-                "error": LOGIN_THROTTLED.format(seconds=wait),
-                "back": request.path,
-            }
-            response = render(request, "throttled.html", context, status=429)
-            response["Retry-After"] = str(wait)
-            return response
+            return _throttled_page(request, wait)
         response = view(request, *args, **kwargs)
-        if response.status_code == 200:
-            login_failed(request, username)
-        elif 300 <= response.status_code < 400:
-            login_succeeded(request, username)
+        if 300 <= response.status_code < 400:
+            attempt.succeeded(response)
         return response
 
     return wrapped
 
 
 class TokenView(ObtainAuthToken):
-    """A token for a username and password. Failed attempts count with the login page's, per
-    client address and per username; over the limit, 429 with Retry-After."""
+    """A token for a username and password. Attempts count with the login page's, per client
+    address and per username; over the limit, 429 with Retry-After."""
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # A JSON body need not be an object; the serializer refuses those with a 400.
         data = request.data if hasattr(request.data, "get") else {}
-        username = str(data.get("username", ""))
-        wait = login_retry_after(request, username)
+        attempt = SignInAttempt(request, str(data.get("username", "")))
+        wait = attempt.begin()
         if wait is not None:
             raise RateLimited(wait=wait, message=LOGIN_THROTTLED.format(seconds=wait))
-        try:
-            response = super().post(request, *args, **kwargs)
-        except ValidationError:
-            login_failed(request, username)
-            raise
-        login_succeeded(request, username)
+        response = super().post(request, *args, **kwargs)
+        attempt.succeeded(response)
         return response
 
 

@@ -244,3 +244,103 @@ def test_the_counters_live_in_redis_when_there_is_one(annotator, settings, clock
     assert first.get(reverse("api-contributions")).status_code == 200
     assert second.get(reverse("api-contributions")).status_code == 200
     assert first.get(reverse("api-contributions")).status_code == 429
+
+
+class TestSignInCannotBeBypassedOrTurnedAgainstTheOwner:
+    def test_a_unicode_spelling_of_a_locked_username_is_the_same_account(
+        self, admin_user, login_limits
+    ):
+        """The sign-in form reads `ａdmin` (fullwidth a) as `admin`: it must count as `admin`."""
+        for _ in range(3):
+            sign_in("admin", "wrong", ATTACKER)
+        assert sign_in("ａdmin", "password", ELSEWHERE).status_code == 429
+        assert sign_in("Ａｄｍｉｎ", "password", ELSEWHERE).status_code == 429
+
+    def test_the_owners_own_client_still_signs_in_during_a_lock_out(self, annotator, login_limits):
+        owner = Client(REMOTE_ADDR=ELSEWHERE)
+        assert (
+            owner.post(reverse("login"), {"username": "alice", "password": PASSWORD}).status_code
+            == 302
+        )
+        owner.post(reverse("logout"))
+        for _ in range(5):
+            sign_in("alice", "wrong", ATTACKER)  # someone else locks the account
+        assert sign_in("alice", PASSWORD, "192.0.2.77").status_code == 429  # a new client waits
+        again = owner.post(reverse("login"), {"username": "alice", "password": PASSWORD})
+        assert again.status_code == 302
+        # The known client is limited too, on its own count.
+        owner.post(reverse("logout"))
+        for _ in range(3):
+            owner.post(reverse("login"), {"username": "alice", "password": "wrong"})
+        assert (
+            owner.post(reverse("login"), {"username": "alice", "password": PASSWORD}).status_code
+            == 429
+        )
+
+    def test_a_forged_known_client_cookie_counts_for_nothing(self, annotator, login_limits):
+        for _ in range(3):
+            sign_in("alice", "wrong", ATTACKER)
+        forger = Client(REMOTE_ADDR=ELSEWHERE)
+        forger.cookies[throttling.KNOWN_CLIENT_COOKIE] = "eyJpZCI6ImEiLCJhY2NvdW50cyI6W119:x:y"
+        response = forger.post(reverse("login"), {"username": "alice", "password": PASSWORD})
+        assert response.status_code == 429
+
+    def test_the_token_endpoint_remembers_its_client_too(self, annotator, login_limits):
+        script_client = APIClient(REMOTE_ADDR=ELSEWHERE)
+        body = {"username": "alice", "password": PASSWORD}
+        assert script_client.post(reverse("api-token"), body, format="json").status_code == 200
+        for _ in range(3):
+            token("alice", "wrong", ATTACKER)
+        assert token("alice", PASSWORD, "192.0.2.78").status_code == 429
+        assert script_client.post(reverse("api-token"), body, format="json").status_code == 200
+
+
+def _parallel(calls, threads: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    def run(call):
+        try:
+            return call()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(run, calls))
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+class TestCountersAreAtomic:
+    @pytest.fixture(autouse=True)
+    def redis_counters(self, settings):
+        settings.CACHES = {
+            **settings.CACHES,
+            "throttle": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": os.environ.get("REDIS_URL", ""),
+                "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+            },
+        }
+
+    def test_40_parallel_guesses_get_10_tries(self, settings, django_user_model):
+        settings.LOGIN_RATE_PER_USERNAME = "10/15m"
+        settings.LOGIN_RATE_PER_IP = "1000/15m"
+        django_user_model.objects.create_user("victim", password=PASSWORD)
+        calls = [lambda n=n: sign_in("victim", f"wrong{n}", f"192.0.2.{n}") for n in range(40)]
+        codes = [response.status_code for response in _parallel(calls, 20)]
+        assert codes.count(200) == 10 and codes.count(429) == 30, codes
+
+    def test_200_api_calls_on_30_threads_pass_exactly_the_rate(self, settings, annotator):
+        settings.API_RATE_PER_USER = "120/min"
+        api = script(annotator)
+        header = api._credentials["HTTP_AUTHORIZATION"]
+
+        def call():
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=header)
+            return client.get(reverse("api-contributions")).status_code
+
+        codes = _parallel([call] * 200, 30)
+        assert codes.count(200) == 120 and codes.count(429) == 80, codes
