@@ -334,6 +334,22 @@ def question_get_for_vote(annotator: object, question_id: object) -> Question:
     return question
 
 
+def question_to_watch_for(annotator: object, question_id: object, video: Video) -> Question:
+    """A question this annotator may answer now (open or gold, not their own, not voted on), on
+    the video about to be watched. Anything else (a decided question, one of their own, another
+    video's, none at all) is the same 404, so opening viewings tells nobody the state of others'
+    questions."""
+    try:
+        pk = int(question_id)
+    except (TypeError, ValueError, OverflowError):
+        raise Http404("No such question open to you on this video.") from None
+    for offered in (questions_open_to_answer(annotator), gold_open_to(annotator)):
+        question = offered.filter(pk=pk, video=video).select_related("template", "video").first()
+        if question is not None:
+            return question
+    raise Http404("No such question open to you on this video.")
+
+
 def contributions_of(annotator: object) -> dict[str, QuerySet]:
     """The annotator's own questions and votes; nothing of anyone else's."""
     return {

@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a body too large (or of no declared length) is refused before anything reads it.
+    "config.request_limits.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files from the app server itself (gunicorn in compose): no separate web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -227,6 +229,13 @@ GOLD_SHARE = env_float("GOLD_SHARE", 0.1, minimum=0.0)
 # offered no more work (0 turns the bar off).
 GOLD_MIN_ACCURACY = env_float("GOLD_MIN_ACCURACY", 0.0, minimum=0.0)
 GOLD_MIN_CHECKS = env_int("GOLD_MIN_CHECKS", 5, minimum=1)
+
+# --- Request bodies (config/request_limits.py) ----------------------------------------------
+# The most bytes a request body may declare: forms and the annotator API need kilobytes (an
+# admin action on many rows, some hundreds); the gpu worker's API carries checkpoints. The
+# admin's video upload is checked against IMPORT_MAX_BYTES instead.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 4 * 1024**2, minimum=1024)
+WORKER_REQUEST_MAX_BYTES = env_int("WORKER_REQUEST_MAX_BYTES", 1024**3, minimum=1024)
 
 # --- Video import (annotator/video_import.py) --------------------------------------------------
 # Files larger or longer than these are refused before anything is written; clips shorter than

@@ -44,10 +44,16 @@ class WatchSessionSerializer(serializers.ModelSerializer):
         return session.consumed_at is not None
 
 
+# Numbers a client sends are refused (400) above what their database column holds, never
+# passed on to fail there (500): row ids are 64-bit, counts 32-bit.
+ID_MAX = 2**63 - 1
+COUNT_MAX = 2**31 - 1
+
+
 class WatchStartSerializer(serializers.Serializer):
-    video = serializers.IntegerField(min_value=1)
+    video = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     question = serializers.IntegerField(
-        min_value=1, required=False,
+        min_value=1, max_value=ID_MAX, required=False,
         help_text="The question you will answer after watching (from questions/next/): while you "
         "watch, it is offered to fewer others.",
     )  # fmt: skip
@@ -95,12 +101,12 @@ class TemplateSerializer(serializers.ModelSerializer):
 
 
 class QuestionCreateSerializer(serializers.Serializer):
-    video = serializers.IntegerField(min_value=1)
-    template = serializers.IntegerField(min_value=1)
+    video = serializers.IntegerField(min_value=1, max_value=ID_MAX)
+    template = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     slot_values = serializers.ListField(
         child=serializers.CharField(allow_blank=True), allow_empty=True
     )
-    watch_session = serializers.IntegerField(min_value=1)
+    watch_session = serializers.IntegerField(min_value=1, max_value=ID_MAX)
 
 
 class OwnQuestionSerializer(serializers.ModelSerializer):
@@ -127,7 +133,7 @@ class QuestionToAnswerSerializer(serializers.ModelSerializer):
 
 
 class VoteCreateSerializer(serializers.Serializer):
-    watch_session = serializers.IntegerField(min_value=1)
+    watch_session = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     answer = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
     invalid = serializers.BooleanField(
         required=False, default=False, help_text="The question is invalid."

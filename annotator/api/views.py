@@ -57,14 +57,13 @@ class WatchSessionStart(AnnotatorView):
     )
     def post(self, request: Request) -> Response:
         data = _valid(s.WatchStartSerializer, request)
+        video = selectors.video_get(data["video"])
         question = (
-            selectors.question_get_for_vote(request.user, data["question"])
+            selectors.question_to_watch_for(request.user, data["question"], video)
             if "question" in data
             else None
         )
-        session = services.watch_start(
-            annotator=request.user, video=selectors.video_get(data["video"]), question=question
-        )
+        session = services.watch_start(annotator=request.user, video=video, question=question)
         return Response(s.WatchSessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
 

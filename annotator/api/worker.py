@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator import errors, modelloop, selectors
+from annotator.api.serializers import COUNT_MAX, ID_MAX
 from annotator.export import dataset_export, question_records
 from annotator.models import LIVE_STATUSES, ModelVersion, Question, TrainingRun, Video
 from qa_model import catalogue
@@ -114,8 +115,8 @@ class LiveQuestions(WorkerView):
 
 class ProgressSerializer(serializers.Serializer):
     stage = serializers.CharField(max_length=32)
-    epoch = serializers.IntegerField(min_value=0, required=False)
-    epochs = serializers.IntegerField(min_value=0, required=False)
+    epoch = serializers.IntegerField(min_value=0, max_value=COUNT_MAX, required=False)
+    epochs = serializers.IntegerField(min_value=0, max_value=COUNT_MAX, required=False)
     loss = serializers.FloatField(required=False, allow_null=True)
     val_accuracy = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
 
@@ -130,7 +131,7 @@ class ResultSerializer(serializers.Serializer):
     config = serializers.DictField()
     device = serializers.CharField(max_length=64)
     duration_seconds = serializers.FloatField(min_value=0)
-    best_epoch = serializers.IntegerField(min_value=0)
+    best_epoch = serializers.IntegerField(min_value=0, max_value=COUNT_MAX)
     best_val_accuracy = serializers.FloatField(allow_null=True, min_value=0, max_value=1)
     metrics = serializers.DictField()
     notes = serializers.CharField(allow_blank=True, max_length=4000)
@@ -232,7 +233,7 @@ class SpatialMapsSerializer(serializers.Serializer):
 
 
 class PredictionSerializer(serializers.Serializer):
-    question_id = serializers.IntegerField(min_value=1)
+    question_id = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     answer = serializers.ChoiceField(choices=catalogue.ANSWERS)
     confidence = serializers.FloatField(min_value=0, max_value=1)
     top3 = RankedSerializer(many=True, max_length=3, min_length=1)

@@ -104,11 +104,20 @@ class TestWatchSessions:
         body = {"video": video.pk, "question": question.pk}
         session = post(owner_api, "api-watch-start", body).json()
         assert WatchSession.objects.get(pk=session["id"]).answering == question
-        elsewhere = {"video": video_make().pk, "question": question.pk}
-        refused_unchanged(lambda: post(owner_api, "api-watch-start", elsewhere), 400)
+        other_video = video_make()
+        elsewhere = {"video": other_video.pk, "question": question.pk}
+        open_elsewhere = refused_unchanged(
+            lambda: post(owner_api, "api-watch-start", elsewhere), 404
+        )
         vote(third_annotator, question, "yes")
         vote(make_annotator("late"), question, "yes")  # accepted: hidden from others (A4)
         refused_unchanged(lambda: post(owner_api, "api-watch-start", body), 404)
+        # Open or decided, on its video or another, the refusal is the same: opening viewings
+        # maps nothing of others' questions.
+        decided_elsewhere = post(owner_api, "api-watch-start", elsewhere)
+        assert decided_elsewhere.json() == open_elsewhere.json()
+        unknown = post(owner_api, "api-watch-start", {"video": other_video.pk, "question": 10**9})
+        assert unknown.status_code == 404 and unknown.json() == open_elsewhere.json()
 
     def test_a_withdrawn_or_unknown_video_is_not_found(self, owner_api):
         withdrawn = video_make(is_active=False)

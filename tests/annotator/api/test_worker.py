@@ -139,8 +139,14 @@ class TestRuns:
 
     @pytest.mark.parametrize(
         "result",
-        ["not json", {**RESULT, "dataset_hash": "short"}, {**RESULT, "best_val_accuracy": 7}],
-        ids=["not json", "bad hash", "accuracy above one"],
+        [
+            "not json",
+            {**RESULT, "dataset_hash": "short"},
+            {**RESULT, "best_val_accuracy": 7},
+            {**RESULT, "best_epoch": 10**30},
+            {**RESULT, "best_epoch": 2**31},
+        ],
+        ids=["not json", "bad hash", "accuracy above one", "epoch 10^30", "epoch past int32"],
     )
     def test_a_malformed_result_is_refused_and_stores_nothing(self, worker_api, result, settings):
         run = run_claimed()
@@ -149,6 +155,12 @@ class TestRuns:
         assert not ModelVersion.objects.exists()
         assert TrainingRun.objects.get(pk=run.pk).status == "running"
         assert not (settings.MEDIA_ROOT / "models").exists()
+
+    def test_progress_numbers_past_the_columns_are_refused(self, worker_api, db):
+        run = run_claimed()
+        url = reverse("api-worker-run-progress", args=[run.pk])
+        body = {"stage": "qa", "epoch": 10**30, "epochs": 30}
+        assert worker_api.post(url, body, format="json").status_code == 400
 
     def test_a_failure_is_recorded(self, worker_api, db):
         run = run_claimed()
