@@ -35,6 +35,10 @@ QUESTION_CLOSED = {
     "invalid": "This question was marked invalid; it takes no more votes.",
     "disputed": "This question is waiting for a reviewer; it takes no more votes.",
 }
+QUESTION_TAKEN = (
+    "Others are already watching to answer this question and their votes can decide it; "
+    "take another one."
+)
 OWN_QUESTION = "You cannot answer a question you asked."
 ALREADY_VOTED = "You have already answered this question."
 ANSWER_NOT_ALLOWED = "{answer!r} does not answer this question (choose one of: {choices})."
@@ -130,6 +134,12 @@ class SlotValuesInvalid(RuleViolation):
 
 class QuestionClosed(RuleViolation):
     rule = "A4"
+
+
+class QuestionTaken(RuleViolation):
+    """Not a rule of the paper's: the lease that keeps watching from being wasted."""
+
+    rule = "offer"
 
 
 class OwnQuestion(RuleViolation):

@@ -214,6 +214,9 @@ class WatchSession(models.Model):
     last_position = models.FloatField(default=0.0)
     credited_seconds = models.FloatField(default=0.0)
     heartbeats = models.PositiveIntegerField(default=0)
+    # When a heartbeat last credited it (its start until then): a viewing counts as going on,
+    # for offering work, only while it is being credited, not while it sits paused or hidden.
+    last_credited_at = models.DateTimeField(null=True, blank=True)
     # Set by the one submission this viewing unlocks (rule W1).
     consumed_at = models.DateTimeField(null=True, blank=True)
     # The question this viewing was opened to answer (empty when opened to ask one). While it
@@ -229,10 +232,10 @@ class WatchSession(models.Model):
             models.Index(fields=["annotator", "video"]),
             # The admin's list, newest first, reads a page of this instead of sorting them all.
             models.Index(fields=["started_at", "id"], name="watch_session_started"),
-            # Viewings still going on (recent heartbeat, not used yet): the submissions on
+            # Viewings still going on (credited recently, not used yet): the submissions on
             # their way that offering work counts. Few at any moment, however many there were.
             models.Index(
-                fields=["last_heartbeat_at"],
+                fields=["last_credited_at"],
                 condition=Q(consumed_at__isnull=True),
                 name="watch_session_in_flight",
             ),

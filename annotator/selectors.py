@@ -155,9 +155,7 @@ def next_video_to_ask(annotator: object, exclude: Iterable[int] = ()) -> Video |
     if not is_annotator(annotator) or below_gold_bar(annotator):
         return None
     limit = settings.QUESTIONS_PER_VIDEO
-    asking = Counter(
-        viewings_in_flight(annotator).filter(answering__isnull=True).values_list("video", flat=True)
-    )
+    asking = Counter(video for video, question in viewings_in_flight(annotator) if not question)
     candidates = (
         Video.objects.filter(is_active=True)
         .exclude(pk__in=list(exclude))
@@ -180,13 +178,42 @@ def next_video_to_ask(annotator: object, exclude: Iterable[int] = ()) -> Video |
     return None
 
 
-def viewings_in_flight(annotator: object) -> QuerySet[WatchSession]:
-    """Other people's viewings still going on (a heartbeat within twice the longest gap one
-    heartbeat may cover) and not used yet: each is a submission on its way."""
-    since = timezone.now() - timedelta(seconds=2 * settings.HEARTBEAT_MAX_CREDIT_SECONDS)
-    return WatchSession.objects.filter(
-        consumed_at__isnull=True, last_heartbeat_at__gte=since
-    ).exclude(annotator=annotator)
+def viewings_in_flight(annotator: object) -> list[tuple[int, int | None]]:
+    """Other people's viewings really going on, as (video, question being answered or None):
+    each is a submission on its way. Going on means not used yet, credited within twice the
+    longest gap one heartbeat may cover (a paused, muted or hidden viewing reserves nothing),
+    and started at most OFFER_LEASE_SECONDS ago; of each person, only the
+    OFFER_VIEWINGS_PER_ANNOTATOR most recently credited count. A few rows: one or two per
+    person watching now, read through a partial index."""
+    now = timezone.now()
+    rows = (
+        WatchSession.objects.filter(
+            consumed_at__isnull=True,
+            last_credited_at__gte=now
+            - timedelta(seconds=2 * settings.HEARTBEAT_MAX_CREDIT_SECONDS),
+            started_at__gte=now - timedelta(seconds=settings.OFFER_LEASE_SECONDS),
+        )
+        .exclude(annotator=annotator)
+        .order_by("annotator_id", "-last_credited_at")
+        .values_list("annotator_id", "video_id", "answering_id")
+    )
+    per_person: Counter = Counter()
+    going_on = []
+    for person, video, question in rows:
+        per_person[person] += 1
+        if per_person[person] <= settings.OFFER_VIEWINGS_PER_ANNOTATOR:
+            going_on.append((video, question))
+    return going_on
+
+
+def votes_on_their_way(annotator: object) -> Counter:
+    """Question -> others' viewings going on to answer it."""
+    return Counter(question for _, question in viewings_in_flight(annotator) if question)
+
+
+def question_held(question: Question, coming: int) -> bool:
+    """Whether the votes on their way can decide the question without one more."""
+    return coming >= max(1, settings.ACCEPT_VOTES - question.counted_votes)
 
 
 def questions_open_to_answer(annotator: object) -> QuerySet[Question]:
@@ -222,14 +249,10 @@ def next_question_to_answer(annotator: object, exclude: Iterable[int] = ()) -> Q
         .exclude(pk__in=list(exclude))
         .select_related("template", "video")
     )
-    coming = Counter(
-        viewings_in_flight(annotator)
-        .filter(answering__isnull=False)
-        .values_list("answering", flat=True)
-    )
+    coming = votes_on_their_way(annotator)
     if coming:
-        counted = Question.objects.filter(pk__in=list(coming)).values_list("pk", "counted_votes")
-        held = [pk for pk, votes in counted if coming[pk] >= max(1, settings.ACCEPT_VOTES - votes)]
+        counted = Question.objects.filter(pk__in=list(coming)).only("pk", "counted_votes")
+        held = [question.pk for question in counted if question_held(question, coming[question.pk])]
         candidates = candidates.exclude(pk__in=held)
     top = Question.objects.filter(status=QuestionStatus.OPEN).aggregate(top=Max("counted_votes"))
     start = offer_place(getattr(annotator, "pk", 0) or 0)

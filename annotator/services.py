@@ -106,11 +106,32 @@ def watch_start(
         raise errors.VideoInactive(errors.VIDEO_INACTIVE)
     if question is not None and question.video_id != video.pk:
         raise errors.WatchSessionWrongVideo(errors.WATCH_SESSION_WRONG_VIDEO)
+    if question is None:
+        return _watch_session_create(annotator, video, None)
+    with transaction.atomic():
+        # The lease: under the question's lock, so two people offered it at the same moment
+        # cannot both start watching for the one vote it still needs.
+        locked = Question.objects.select_for_update().get(pk=question.pk)
+        coming = selectors.votes_on_their_way(annotator)[locked.pk]
+        if selectors.question_held(locked, coming):
+            raise errors.QuestionTaken(errors.QUESTION_TAKEN)
+        return _watch_session_create(annotator, video, locked)
+
+
+def _watch_session_create(
+    annotator: object, video: Video, question: Question | None
+) -> WatchSession:
     now = timezone.now()
+    # Credited "now" to begin with: a viewing just opened is going on until its heartbeats say
+    # otherwise.
     return WatchSession.objects.create(
-        annotator=annotator, video=video, answering=question, started_at=now,
+        annotator=annotator,
+        video=video,
+        answering=question,
+        started_at=now,
         last_heartbeat_at=now,
-    )  # fmt: skip
+        last_credited_at=now,
+    )
 
 
 # A person with no credit yet: their first heartbeat is limited by the viewing alone.
@@ -158,16 +179,24 @@ def watch_heartbeat(
             limits=limits,
         )
         session.credited_seconds += credit
-        if credit > 0 and now > clock.credited_until:
-            clock.credited_until = now
-            clock.save(update_fields=["credited_until"])
+        if credit > 0:
+            session.last_credited_at = now
+            if now > clock.credited_until:
+                clock.credited_until = now
+                clock.save(update_fields=["credited_until"])
         # Never move backwards: with several web servers, or a clock stepped back, a later
         # heartbeat could otherwise be credited again for seconds already counted.
         session.last_heartbeat_at = max(session.last_heartbeat_at, now)
         session.last_position = heartbeat.position
         session.heartbeats += 1
         session.save(
-            update_fields=["credited_seconds", "last_heartbeat_at", "last_position", "heartbeats"]
+            update_fields=[
+                "credited_seconds",
+                "last_heartbeat_at",
+                "last_credited_at",
+                "last_position",
+                "heartbeats",
+            ]
         )
     return session
 

@@ -209,6 +209,13 @@ WATCH_MIN_SECONDS = env_float("WATCH_MIN_SECONDS", 30.0, minimum=0.0)
 # W1: most seconds one heartbeat can credit, however long since the previous one; the player
 # sends one every few seconds, so a longer gap means the tab stalled or the clock is being gamed.
 HEARTBEAT_MAX_CREDIT_SECONDS = env_float("HEARTBEAT_MAX_CREDIT_SECONDS", 10.0, minimum=0.1)
+# Offering work counts others' viewings still going on as submissions on their way: those
+# credited within the last 2 x HEARTBEAT_MAX_CREDIT_SECONDS, started at most OFFER_LEASE_SECONDS
+# ago (a viewing reserves its video slot or its question for that long at most), and only the
+# OFFER_VIEWINGS_PER_ANNOTATOR most recently credited of each person (one person watches one
+# video at a time; more open tabs reserve nothing more).
+OFFER_LEASE_SECONDS = env_float("OFFER_LEASE_SECONDS", 3 * WATCH_MIN_SECONDS + 30, minimum=1.0)
+OFFER_VIEWINGS_PER_ANNOTATOR = env_int("OFFER_VIEWINGS_PER_ANNOTATOR", 1, minimum=1)
 # Unused watch sessions older than this are deleted by a periodic task.
 WATCH_SESSION_MAX_AGE_HOURS = env_float("WATCH_SESSION_MAX_AGE_HOURS", 24.0, minimum=0.1)
 # Q3: live questions a video takes.

@@ -201,14 +201,25 @@ def _answer_context(
             "buttons": buttons, "invalid_key": INVALID_KEY}  # fmt: skip
 
 
+# Questions taken by others between offering and starting to watch, tried past in one request.
+_TAKEN_RETRIES = 5
+
+
 def _next_answer(request: HttpRequest) -> tuple[Question | None, WatchSession | None]:
-    question = selectors.next_question_to_answer(
-        request.user, exclude=request.session.get(SKIPPED_QUESTIONS, [])
-    )
-    if question is None:
-        return None, None
-    session = services.watch_start(annotator=request.user, video=question.video, question=question)
-    return question, session
+    skipped = list(request.session.get(SKIPPED_QUESTIONS, []))
+    for _ in range(_TAKEN_RETRIES):
+        question = selectors.next_question_to_answer(request.user, exclude=skipped)
+        if question is None:
+            return None, None
+        try:
+            session = services.watch_start(
+                annotator=request.user, video=question.video, question=question
+            )
+        except errors.QuestionTaken:
+            skipped.append(question.pk)  # someone started on it a moment ago: the next one
+            continue
+        return question, session
+    return None, None
 
 
 def _answer_next(request: HttpRequest) -> HttpResponse:

@@ -9,7 +9,13 @@ import time_machine
 from django.utils import timezone
 
 from annotator import errors, selectors, services
-from tests.annotator.helpers import ask, video_make, vote
+from annotator.rules import Heartbeat
+from tests.annotator.helpers import ask, playing, video_make, vote
+
+
+def paused() -> Heartbeat:
+    return Heartbeat(position=1.0, playing=False, visible=True, muted=False, rate=1.0)
+
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +167,63 @@ def test_a_viewing_to_answer_must_be_of_the_questions_video(annotator, other_ann
     question = ask(annotator, video, template_id=1)
     with pytest.raises(errors.WatchSessionWrongVideo):
         services.watch_start(annotator=other_annotator, video=video_make(), question=question)
+
+
+def test_paused_viewings_hold_nothing_however_often_they_heartbeat(
+    make_annotator, annotator, other_annotator, video
+):
+    """21 viewings held open with paused heartbeats kept work from everyone; now only viewings
+    being credited count as work on its way."""
+    first = ask(annotator, video, template_id=1)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        idlers = [make_annotator(f"idler{n}") for n in range(2)]
+        viewings = [
+            services.watch_start(annotator=idler, video=video, question=first) for idler in idlers
+        ]
+        assert selectors.next_question_to_answer(other_annotator) is None  # fresh: held
+        for _ in range(8):  # 24 s of heartbeats, every one paused
+            clock.shift(3)
+            for idler, viewing in zip(idlers, viewings, strict=True):
+                services.watch_heartbeat(annotator=idler, watch_session=viewing, heartbeat=paused())
+        assert selectors.next_question_to_answer(other_annotator) == first
+
+
+def test_one_persons_many_tabs_reserve_what_one_viewing_does(make_annotator, annotator, settings):
+    settings.QUESTIONS_PER_VIDEO = 2
+    first, second = video_make(), video_make()
+    hoarder = make_annotator("hoarder")
+    for _ in range(5):
+        services.watch_start(annotator=hoarder, video=first)
+    # One of the two slots of `first` on its way, not five: it stays behind `second` (none).
+    assert selectors.next_video_to_ask(annotator) == second
+    assert selectors.next_video_to_ask(annotator, exclude=[second.pk]) == first
+
+
+def test_a_viewing_reserves_for_a_bounded_time(
+    make_annotator, annotator, other_annotator, video, settings
+):
+    settings.OFFER_LEASE_SECONDS = 20
+    first = ask(annotator, video, template_id=1)
+    watchers = [make_annotator(name) for name in ("watcher1", "watcher2")]
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        viewings = [
+            services.watch_start(annotator=w, video=video, question=first) for w in watchers
+        ]
+        for step in range(1, 6):  # 25 s, credited all along
+            clock.shift(5)
+            for watcher, viewing in zip(watchers, viewings, strict=True):
+                services.watch_heartbeat(
+                    annotator=watcher, watch_session=viewing, heartbeat=playing(5.0 * step)
+                )
+            held = selectors.next_question_to_answer(other_annotator) is None
+            assert held == (5 * step <= 20), step  # the lease is over after 20 s
+
+
+def test_two_people_starting_on_the_last_needed_vote_at_once_get_one_lease(
+    make_annotator, annotator, video
+):
+    question = ask(annotator, video, template_id=1)
+    vote(make_annotator("early"), question, "yes")  # one more matching vote decides it
+    services.watch_start(annotator=make_annotator("first"), video=video, question=question)
+    with pytest.raises(errors.QuestionTaken):
+        services.watch_start(annotator=make_annotator("second"), video=video, question=question)
