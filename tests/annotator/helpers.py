@@ -60,9 +60,19 @@ def watched(
         clock.move_to(credited_until)
     session = services.watch_start(annotator=annotator, video=video)
     position = 0.0
+    replays = 0
     while session.credited_seconds < seconds:
-        assert position <= video.duration_seconds, "the viewing earns no credit"
-        step = min(10.0, seconds - session.credited_seconds)
+        if position >= video.duration_seconds:
+            # A clip shorter than the minimum is played again from the start: positions past
+            # its end earn nothing.
+            replays += 1
+            assert replays <= seconds, "the viewing earns no credit"
+            position = 0.0
+            clock.shift(0.5)
+            session = services.watch_heartbeat(
+                annotator=annotator, watch_session=session, heartbeat=playing(position)
+            )
+        step = min(10.0, seconds - session.credited_seconds, video.duration_seconds - position)
         clock.shift(step)
         position += step
         session = services.watch_heartbeat(
