@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 
 from annotator import errors, modelloop, selectors, services, uploads, video_import
 from annotator.counts import count_per_row
-from annotator.export import dataset_export
+from annotator.export import dataset_export, votes_file
 from annotator.models import (
     Annotator,
     Answer,
@@ -284,11 +284,15 @@ class QuestionAdmin(admin.ModelAdmin):
         return [own, *super().get_urls()]
 
     def export_dataset(self, request: HttpRequest) -> HttpResponse:
-        """The accepted pairs as a MUSIC-AVQA dataset: a zip of the split files and manifest."""
+        """The accepted pairs as a MUSIC-AVQA dataset: a zip of the split files, provenance and
+        manifest; with ?votes=1 also every raw vote (pseudonymous)."""
         dataset = dataset_export()
+        files = dataset.files()
+        if request.GET.get("votes") == "1":
+            files["votes.json"] = votes_file()
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, content in dataset.files().items():
+            for name, content in files.items():
                 archive.writestr(name, content)
             archive.writestr("manifest.json", json.dumps(dataset.manifest(), indent=2) + "\n")
         response = HttpResponse(buffer.getvalue(), content_type="application/zip")

@@ -307,20 +307,33 @@ class Question(models.Model):
     # `manage.py audit_rules` checks it against a recount.
     counted_votes = models.PositiveSmallIntegerField(default=0, editable=False)
     offer_key = offer_key_field()
+    # Where the question came from: empty for a question collected here; for a record imported
+    # from a published dataset, the release's name and the split it was published in (which an
+    # export keeps, so a release's test questions never land in an exported training split).
+    origin_release = models.CharField(max_length=64, blank=True, default="")
+    origin_split = models.CharField(
+        max_length=8, blank=True, default="", choices=[(s, s) for s in ("train", "val", "test")]
+    )
+    # The collection rules an imported record breaks ("Q2 Q3"): it was not collected here, so it
+    # is kept as published, and flagged.
+    origin_exemptions = models.CharField(max_length=32, blank=True, default="")
 
     objects = QuestionQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
         constraints = [
-            # Q1: an annotator uses a template on a video once, ever.
+            # Q1: an annotator uses a template on a video once, ever. Records imported from a
+            # published dataset were not collected here and keep what the release says.
             models.UniqueConstraint(
-                fields=["video", "template", "author"], name="q1_template_once_per_author"
+                fields=["video", "template", "author"],
+                condition=Q(origin_release=""),
+                name="q1_template_once_per_author",
             ),
-            # Q2: at most one live question per video and template.
+            # Q2: at most one live question per video and template, among those collected.
             models.UniqueConstraint(
                 fields=["video", "template"],
-                condition=Q(status__in=LIVE_STATUSES),
+                condition=Q(status__in=LIVE_STATUSES, origin_release=""),
                 name="q2_one_live_question_per_template",
             ),
             # A3/A4: a question has an accepted answer exactly when it is accepted.

@@ -17,7 +17,7 @@ import random
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,10 @@ TOO_MANY_PIXELS = (
 )
 TOO_MANY_FRAMES = "{name}: {rate:g} frames per second is over the {limit:g} limit (IMPORT_MAX_FPS)"
 NO_FRAME_SIZE = "{name}: its video stream declares no frame size"
+COVER_ART_ONLY = (
+    "{name}: is a sound file; its only picture is cover art (a still image), and a clip needs "
+    "a video of the performance"
+)
 NO_ROOM = (
     "{name}: not enough free space in {folder} ({free} free; {needed} needed, with "
     "IMPORT_FREE_MARGIN_BYTES kept free); nothing was written"
@@ -119,6 +123,8 @@ def _check(path: Path) -> tuple[media.MediaInfo, str]:
             name=name, size=size_text(size), limit=size_text(settings.IMPORT_MAX_BYTES)
         ))  # fmt: skip
     info = media.probe(path)
+    if info.cover_art_only:
+        raise media.MediaError(COVER_ART_ONLY.format(name=name))
     if not info.has_video:
         raise media.MediaError(f"{name}: has no video stream")
     if not info.width or not info.height:
@@ -179,12 +185,49 @@ def upload_path(folder: Path, upload_name: str) -> Path:
     return folder / f"{stem or 'upload'}{suffix}"
 
 
+def _stored_as_is(path: Path, info: media.MediaInfo, clip: float) -> bool:
+    """Whether the file can be stored untouched: one clip a browser plays as it is, no taller
+    than IMPORT_MAX_HEIGHT, upright, at a constant frame rate, with sound and picture starting
+    together. Decodes it whole; MediaError when some of it does not decode."""
+    if not (info.duration_seconds <= clip + 0.5 and media.browser_playable(path, info)):
+        return False
+    scan = media.scan(path)
+    problem = scan.problem(info.duration_seconds)
+    if problem:
+        raise media.MediaError(f"{path.name}: {problem}")
+    frame = 1 / (info.frame_rate or 25)
+    return (
+        info.height <= settings.IMPORT_MAX_HEIGHT
+        and scan.rotation == 0
+        and scan.constant_rate
+        and abs(scan.sound.start - scan.picture.start) < frame
+    )
+
+
+def _verified(clip_file: Path, seconds: float, *, name: str) -> Path:
+    """The stored clip, decoded whole: every second of its picture and sound decodes."""
+    problem = media.scan(clip_file).problem(seconds)
+    if problem:
+        raise media.MediaError(f"{name}: the stored clip failed its check: {problem}")
+    return clip_file
+
+
 def import_file(
-    path: Path, *, random_offsets: bool = False, rng: random.Random | None = None
+    path: Path,
+    *,
+    random_offsets: bool = False,
+    rng: random.Random | None = None,
+    progress: Callable[[float, float], None] | None = None,
 ) -> FileOutcome:
-    """Import one file as one or more clips, all or nothing."""
+    """Import one file as one or more clips, all or nothing. `progress(done, total)` is called
+    with the seconds of clips made so far and in all.
+
+    Clips are made (and checked) before the database is touched; their rows are then added in
+    one short transaction, so a long import never holds a write lock (SQLite allows one writer
+    at a time, and annotators keep working meanwhile)."""
     name = path.name
     outcome = FileOutcome(path)
+    progress = progress or (lambda done, total: None)
     try:
         info, content_hash = _check(path)
     except media.MediaError as error:
@@ -198,10 +241,8 @@ def import_file(
     slack = max(0.0, info.duration_seconds - clip * math.floor(info.duration_seconds / clip))
     offset = (rng or random.Random()).uniform(0, slack) if random_offsets else 0.0
     starts = clip_starts(info.duration_seconds, clip=clip, offset=offset)
-    as_is = (
-        len(starts) == 1 and info.duration_seconds <= clip + 0.5
-        and media.browser_playable(path, info)
-    )  # fmt: skip
+    length = min(clip, info.duration_seconds)
+    total = length * len(starts)
     created: list[Video] = []
     base = _slug(path.stem)
     try:
@@ -209,24 +250,35 @@ def import_file(
         # written to the temporary folder first, then copied to the media folder.
         needed = path.stat().st_size
         require_free_space(Path(settings.MEDIA_ROOT), needed, name=name)
+        as_is = len(starts) == 1 and _stored_as_is(path, info, clip)
         if not as_is:
             require_free_space(Path(tempfile.gettempdir()), needed, name=name)
-        with tempfile.TemporaryDirectory() as folder, transaction.atomic():
-            for index, start in enumerate(starts):
-                avqa_id = _free_id(base if len(starts) == 1 else f"{base}-{index + 1:02d}")
-                source = path
-                if not as_is:
-                    source = media.transcode_clip(
-                        path, Path(folder) / f"{avqa_id}.mp4", start=start,
-                        duration=min(clip, info.duration_seconds),
-                        max_height=settings.IMPORT_MAX_HEIGHT,
-                    )  # fmt: skip
-                video = services.video_create(
-                    avqa_id=avqa_id, source=source, title=path.stem[:200],
-                    source_hash=content_hash, source_name=name[:255],
-                    clip_start_seconds=round(start, 3),
-                )  # fmt: skip
-                created.append(video)
+        with tempfile.TemporaryDirectory() as folder:
+            sources = [path] if as_is else []
+            for index, start in enumerate(starts if not as_is else []):
+                target = Path(folder) / f"clip-{index + 1:03d}.mp4"
+                media.transcode_clip(
+                    path,
+                    target,
+                    start=start,
+                    duration=length,
+                    max_height=settings.IMPORT_MAX_HEIGHT,
+                    progress=lambda seconds, done=index * length: progress(done + seconds, total),
+                )
+                sources.append(_verified(target, length, name=name))
+            progress(total, total)
+            with transaction.atomic():
+                for index, (start, source) in enumerate(zip(starts, sources, strict=True)):
+                    avqa_id = _free_id(base if len(starts) == 1 else f"{base}-{index + 1:02d}")
+                    video = services.video_create(
+                        avqa_id=avqa_id,
+                        source=source,
+                        title=path.stem[:200],
+                        source_hash=content_hash,
+                        source_name=name[:255],
+                        clip_start_seconds=round(start, 3),
+                    )
+                    created.append(video)
     except media.MediaError as error:
         _remove_files(created)
         outcome.error = DISK_FULL.format(name=name) if _disk_full(error) else str(error)

@@ -8,13 +8,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm import tqdm
 
 from qa_model.data import FeatureStore
+from qa_model.features import VIDEO_ID
 from qa_model.media import MediaError
 from qa_model.model import VARIANTS
 from qa_model.records import DataError, load_records
@@ -22,8 +25,20 @@ from qa_model.records import DataError, load_records
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ogv"}
 
 
+def video_id_for(stem: str) -> str:
+    """The feature file's id for a video file named `stem`: the stem itself when it is an id
+    (letters, digits, _ and -, as MUSIC-AVQA's are), else its letters and digits joined by -
+    ("Cello duet (take 2)" -> "Cello-duet-take-2"; accents kept as their base letter)."""
+    if VIDEO_ID.fullmatch(stem):
+        return stem
+    plain = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", plain).strip("-")[:100] or "video"
+
+
 def _video_files(paths: Sequence[str]) -> list[tuple[str, Path]]:
-    """(video id, file) for files and the video files inside folders; the id is the file stem."""
+    """(video id, file) for files and the video files inside folders. The id is the file stem,
+    or made from it when the stem is no id (spaces, accents); two files that would share an id
+    get -2, -3, ... in the order they are listed."""
     found = []
     for name in paths:
         path = Path(name)
@@ -33,7 +48,18 @@ def _video_files(paths: Sequence[str]) -> list[tuple[str, Path]]:
             found.append(path)
         else:
             raise DataError(f"{path}: no such file or folder")
-    return [(path.stem, path) for path in found]
+    named, taken = [], set()
+    for path in found:
+        base = candidate = video_id_for(path.stem)
+        number = 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{base}-{number}"
+        taken.add(candidate)
+        if candidate != path.stem:
+            print(f"{path}: features saved as {candidate}.npz")
+        named.append((candidate, path))
+    return named
 
 
 def _seconds(text: str) -> tuple[int, ...]:

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 CLIP_SECONDS = 60
 DEFAULT_SECONDS: tuple[int, ...] = tuple(range(0, 60, 6))
 SAMPLE_RATE = 16000
+# A clip whose pictures or sound stop this long before the length its container declares was
+# cut short or damaged: its features would describe a frozen or silent ending it does not have.
+STOPS_EARLY = 1.0
 
 
 class FeatureError(MediaError):
@@ -50,14 +53,25 @@ def decode_clip(path: str | os.PathLike, seconds: Sequence[int] = DEFAULT_SECOND
     with container:
         if not container.streams.video:
             raise FeatureError(f"{name}: has no video stream")
+        declared = container.duration / av.time_base if container.duration else None
         try:
-            frames, last_time = _decode_frames(container, seconds)
+            frames, last_time = _decode_frames(container, seconds, to_the_end=True)
             container.seek(0)
             audio = _decode_audio(container) if container.streams.audio else None
         except av.FFmpegError as error:
             raise FeatureError(f"{name}: cannot be decoded ({error})") from None
     if last_time is None or last_time < 1.0:
         raise FeatureError(f"{name}: shorter than one segment (1 s)")
+    if declared and last_time < declared - STOPS_EARLY:
+        raise FeatureError(
+            f"{name}: its pictures stop at {last_time:.1f} s of its {declared:.1f} s "
+            "(the file is cut short or damaged); no features were made"
+        )
+    if declared and audio is not None and audio.size / SAMPLE_RATE < declared - STOPS_EARLY:
+        raise FeatureError(
+            f"{name}: its sound stops at {audio.size / SAMPLE_RATE:.1f} s of its "
+            f"{declared:.1f} s (the file is cut short or damaged); no features were made"
+        )
     if audio is None:
         logger.warning("%s: no audio stream; its audio features are those of silence", name)
     return DecodedClip(
@@ -84,7 +98,11 @@ def decode_frames(path: str | os.PathLike, seconds: Sequence[int]) -> np.ndarray
     return frames
 
 
-def _decode_frames(container, seconds: Sequence[int]) -> tuple[np.ndarray, float | None]:
+def _decode_frames(
+    container, seconds: Sequence[int], *, to_the_end: bool = False
+) -> tuple[np.ndarray, float | None]:
+    """The frames at the targets, and where the pictures end (the whole file is decoded with
+    `to_the_end`, so a file cut short is noticed)."""
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     targets = [second + 0.5 for second in seconds]
@@ -100,7 +118,7 @@ def _decode_frames(container, seconds: Sequence[int]) -> tuple[np.ndarray, float
             chosen[next_target] = frame.to_ndarray(format="rgb24")
             next_target += 1
         last_frame = frame
-        if next_target == len(targets):
+        if next_target == len(targets) and not to_the_end:
             break
     if last_frame is None:
         return np.zeros((0,)), None

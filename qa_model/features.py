@@ -256,11 +256,21 @@ class FeatureExtractor:
                     on_done(video_id, target, None)
             pending.clear()
 
+        def fail(video_id: str, error: Exception) -> None:
+            failures[video_id] = error
+            if on_done:
+                on_done(video_id, None, error)
+
         todo = []
         for video_id, path in videos:
-            if skip_existing and feature_path(out, video_id).exists():
+            try:
+                target = feature_path(out, video_id)
+            except ValueError as error:
+                fail(video_id, FeatureError(f"{Path(path).name}: {error}"))
+                continue
+            if skip_existing and target.exists():
                 if on_done:
-                    on_done(video_id, feature_path(out, video_id), None)
+                    on_done(video_id, target, None)
             else:
                 todo.append((video_id, path))
         with ThreadPoolExecutor(max(1, decode_workers)) as pool:
@@ -270,9 +280,7 @@ class FeatureExtractor:
                 strict=True,
             ):
                 if isinstance(decoded, FeatureError):
-                    failures[video_id] = decoded
-                    if on_done:
-                        on_done(video_id, None, decoded)
+                    fail(video_id, decoded)
                     continue
                 pending.append((video_id, decoded))
                 if len(pending) >= batch_videos:
@@ -286,6 +294,8 @@ class FeatureExtractor:
             return decode_clip(path, self.seconds)
         except FeatureError as error:
             return error
+        except Exception as error:  # one odd file must not stop the others
+            return FeatureError(f"{Path(path).name}: cannot be decoded ({error!r})")
 
 
 def _prefetch(pool: ThreadPoolExecutor, function: Callable, items: Sequence, *, ahead: int):

@@ -25,6 +25,7 @@ from annotator import services, video_import
 from annotator.models import FeatureStatus, Video
 from qa_model import media
 from qa_model.synthetic import Scene, render_scene
+from tests import media_sources as sources
 
 pytestmark = pytest.mark.django_db
 
@@ -454,3 +455,90 @@ class TestAdminUpload:
         files = {"files": [SimpleUploadedFile("duet.mp4", clips["short"].read_bytes())]}
         assert client.post(reverse("admin:annotator_video_upload"), files).status_code == 403
         assert not Video.objects.exists()
+
+
+class TestFidelity:
+    """What is stored is what was recorded: in sync, upright, no taller than IMPORT_MAX_HEIGHT,
+    decoding from end to end; built from sources that flash and beep at known instants."""
+
+    @pytest.fixture(autouse=True)
+    def short_clips(self, settings):
+        settings.VIDEO_MIN_SECONDS, settings.CLIP_SECONDS = 5, 10
+
+    def stored(self, outcome):
+        assert outcome.error is None, outcome.error
+        return [Video.objects.get(avqa_id=avqa_id) for avqa_id in outcome.videos]
+
+    def test_a_variable_rate_phone_video_is_stored_in_sync(self, catalogue, tmp_path):
+        # Browser-playable H.264/AAC, but 30 fps then 5 fps: storing it as it is would be
+        # fine for a player; it is re-timed to a constant rate on its timestamps instead.
+        rates = ((4.0, 30), (8.0, 5), (float("inf"), 30))
+        source = sources.write_source(tmp_path / "phone.mp4", seconds=10, rates=rates)
+        (video,) = self.stored(video_import.import_file(source))
+        assert video.file.read() != source.read_bytes()
+        events = sources.events_in(Path(video.file.path))
+        sync, timing = sources.worst_offsets(events)
+        assert sync < 1 / 30 and timing < 1 / 30
+
+    def test_a_long_source_becomes_clips_each_in_sync(self, catalogue, tmp_path):
+        rates = ((12.0, 25), (20.0, 5), (float("inf"), 25))
+        source = sources.write_source(
+            tmp_path / "concert.mkv", seconds=31, rates=rates, container_format="matroska"
+        )
+        videos = self.stored(video_import.import_file(source))
+        assert [v.clip_start_seconds for v in videos] == [0.0, 10.0, 20.0]
+        for video in videos:
+            events = sources.events_in(Path(video.file.path), video.clip_start_seconds)
+            sync, timing = sources.worst_offsets(events)
+            assert sync < 1 / 25 and timing < 1 / 25, (video.avqa_id, events)
+
+    def test_a_rotated_video_is_stored_upright(self, catalogue, tmp_path):
+        source = sources.write_source(tmp_path / "upright.mp4", seconds=6, rotation=-90)
+        (video,) = self.stored(video_import.import_file(source))
+        info = media.probe(video.file.path)
+        assert (info.width, info.height) == (180, 320)
+        assert media.scan(video.file.path).rotation == 0
+
+    @pytest.mark.parametrize(
+        ("size", "stored"), [((1920, 1080), (1280, 720)), ((720, 1280), (404, 720))]
+    )
+    def test_a_playable_video_taller_than_the_limit_is_scaled(
+        self, catalogue, tmp_path, size, stored
+    ):
+        source = sources.write_source(tmp_path / "tall.mp4", seconds=6, size=size)
+        (video,) = self.stored(video_import.import_file(source))
+        info = media.probe(video.file.path)
+        assert (info.width, info.height) == stored
+
+    def test_a_file_cut_short_is_refused_and_nothing_is_stored(self, catalogue, tmp_path, settings):
+        whole = sources.write_source(tmp_path / "whole.mp4", seconds=9)
+        cut = sources.cut_short(whole, tmp_path / "download.mp4")
+        outcome = video_import.import_file(cut)
+        assert outcome.error and outcome.error.startswith("download.mp4: ")
+        assert "decodes only up to" in outcome.error or "cannot be decoded at" in outcome.error
+        assert not Video.objects.exists() and not media_files(settings)
+
+    def test_a_sound_file_with_cover_art_is_named_as_such(self, catalogue, tmp_path):
+        song = sources.write_song_with_cover(tmp_path / "song.mp3", seconds=8)
+        outcome = video_import.import_file(song)
+        assert outcome.error == (
+            "song.mp3: is a sound file; its only picture is cover art (a still image), and a "
+            "clip needs a video of the performance"
+        )
+
+    def test_clips_are_made_outside_any_transaction(self, catalogue, tmp_path, monkeypatch):
+        # SQLite has one writer at a time: a transaction open while a long video transcodes
+        # would stop every annotator's writes for minutes.
+        from django.db import connection
+
+        real, seen = media.transcode_clip, []
+        outer = len(connection.atomic_blocks)  # the test's own transaction
+
+        def watched(*args, **kwargs):
+            seen.append(len(connection.atomic_blocks) > outer)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(media, "transcode_clip", watched)
+        source = write_mkv(tmp_path / "tape.mkv", 12)
+        self.stored(video_import.import_file(source))
+        assert seen == [False]

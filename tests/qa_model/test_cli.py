@@ -113,3 +113,24 @@ def test_an_unknown_template_is_refused(workspace, tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert "1 record(s) use a template outside the catalogue" in result.stderr
+
+
+def test_any_file_name_is_extracted_and_one_bad_file_does_not_stop_the_rest(tmp_path):
+    from qa_model.synthetic import Scene, render_scene
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("Cello duet (take 2).mp4", "Violoncelle été.mp4"):
+        render_scene(Scene.random(3, duration_seconds=3.0), folder / name, fps=4)
+    (folder / "broken file.mp4").write_bytes(b"not a video at all")
+    result = run("extract", str(folder), "--out", str(tmp_path / "features"))
+    assert result.returncode == 1, result.stderr
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert "broken file.mp4: not a readable video" in output
+    assert "2 of 3 videos have features" in output
+    assert sorted(p.name for p in (tmp_path / "features").iterdir()) == [
+        "Cello-duet-take-2.npz",
+        "Violoncelle-ete.npz",
+    ]
+    assert "Violoncelle été.mp4: features saved as Violoncelle-ete.npz" in output

@@ -180,3 +180,14 @@ def test_a_video_id_that_is_not_a_slug_names_no_file(tmp_path, video_id):
     with pytest.raises(ValueError, match="is not a video id"):
         features.feature_path(tmp_path, video_id)
     assert features.feature_path(tmp_path, "00000042") == tmp_path / "00000042.npz"
+
+
+def test_a_clip_whose_decoding_stops_early_is_refused(extractor, tmp_path):
+    from tests import media_sources as sources
+
+    whole = sources.write_source(tmp_path / "whole.mp4", seconds=12)
+    cut = sources.cut_short(whole, tmp_path / "cut.mp4", keep=0.7)
+    with pytest.raises(FeatureError, match=r"cut\.mp4: .*(stop at|cannot be decoded)"):
+        decode.decode_clip(cut)
+    failures = extractor.extract([("cut", cut)], tmp_path / "out")
+    assert list(failures) == ["cut"] and not any((tmp_path / "out").iterdir())
