@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
+import shutil
 import zipfile
 from functools import partial
 from pathlib import Path
@@ -21,16 +20,17 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
-from annotator import errors, modelloop, selectors, services, uploads, video_import
+from annotator import errors, imports, modelloop, selectors, services, uploads, video_import
 from annotator.counts import count_per_row
 from annotator.export import dataset_export, votes_file
 from annotator.models import (
     Annotator,
     Answer,
+    ImportStatus,
     ModelVersion,
     Prediction,
     Question,
@@ -39,9 +39,11 @@ from annotator.models import (
     StatusChange,
     TrainingRun,
     Video,
+    VideoImport,
     Vote,
     WatchSession,
 )
+from qa_model import media
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -119,20 +121,40 @@ class VideoAdmin(admin.ModelAdmin):
     def _import_uploads(self, request: HttpRequest, uploaded: list) -> HttpResponse:
         if not uploaded:
             self.message_user(request, "Choose at least one file.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:annotator_video_upload"))
+        # The files wait for the import job in a folder of their own on the media volume (the
+        # worker reads it too), under the names their owner gave them, which the import reports
+        # and makes ids of. The transcode runs there, never in this request.
+        try:
+            video_import.require_free_space(
+                Path(settings.MEDIA_ROOT),
+                sum(upload.size for upload in uploaded),
+                name="The upload",
+            )
+        except media.MediaError as refusal:
+            self.message_user(request, str(refusal), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:annotator_video_upload"))
+        folder = imports.spool_folder()
+        names = []
         for upload in uploaded:
-            # The upload's temporary file is moved (not copied) into a folder of its own beside
-            # it, under the name its owner gave it, which the import reports and makes an id of.
-            beside = Path(upload.temporary_file_path()).parent
-            with tempfile.TemporaryDirectory(dir=beside) as folder:
-                target = video_import.upload_path(Path(folder), upload.name)
-                os.replace(upload.temporary_file_path(), target)
-                upload.close()
-                outcome = video_import.import_file(
-                    target, random_offsets=bool(request.POST.get("random_offsets"))
-                )
-            level = messages.ERROR if outcome.error else messages.SUCCESS
-            self.message_user(request, outcome.line(), level)
-        return HttpResponseRedirect(reverse("admin:annotator_video_changelist"))
+            target = video_import.upload_path(folder, upload.name)
+            shutil.move(upload.temporary_file_path(), target)
+            upload.close()
+            names.append(target.name)
+        job = imports.import_queue(
+            folder=folder,
+            files=names,
+            requested_by=request.user,
+            random_offsets=bool(request.POST.get("random_offsets")),
+            delete_files=True,
+        )
+        self.message_user(
+            request,
+            f"Import {job.pk} queued: {len(names)} file(s). This page follows its progress; "
+            "each file's outcome is listed when it is done.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:annotator_videoimport_change", args=[job.pk]))
 
     @admin.action(description="Extract features again (failed or stale videos)")
     def features_retry(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
@@ -515,3 +537,70 @@ class AnnotatorAdmin(admin.ModelAdmin):
                 f"{outcome['questions_changed']} question(s) changed, "
                 f"{outcome['questions_kept']} kept (reviewed, or their slot was taken).",
             )
+
+
+@admin.register(VideoImport)
+class VideoImportAdmin(ReadOnlyAdmin):
+    """Imports of video files, which run on the worker: progress while they run (the page
+    reloads itself), then each file's outcome."""
+
+    list_display = (
+        "id",
+        "created_at",
+        "requested_by",
+        "status",
+        "percent",
+        "file_count",
+        "clips_made",
+        "refused",
+        "current_file",
+    )
+    list_filter = ("status",)
+    fields = (
+        "status",
+        "percent",
+        "current_file",
+        "file_count",
+        "files_done",
+        "clips_made",
+        "refused",
+        "outcome_lines",
+        "error",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "random_offsets",
+    )
+    readonly_fields = fields
+    actions = ("run_again",)
+    change_form_template = "admin/annotator/videoimport/change_form.html"
+
+    @admin.display(description="progress")
+    def percent(self, job: VideoImport) -> str:
+        return f"{job.progress:.0%}"
+
+    @admin.display(description="files")
+    def file_count(self, job: VideoImport) -> int:
+        return len(job.files)
+
+    @admin.display(description="outcome of each file")
+    def outcome_lines(self, job: VideoImport) -> str:
+        return format_html_join("\n", "<div>{}</div>", ((line,) for line in job.outcomes)) or "–"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        job = VideoImport.objects.filter(pk=object_id).first()
+        running = job is not None and job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
+        context = {**(extra_context or {}), "refresh_seconds": 3 if running else None}
+        return super().change_view(request, object_id, form_url, context)
+
+    @admin.action(description="Run failed imports again (from the file they stopped at)")
+    def run_again(self, request: HttpRequest, queryset: QuerySet[VideoImport]) -> None:
+        again = sum(imports.imports_failed_requeue(job.pk) for job in queryset)
+        self.message_user(request, f"Queued {again} import(s) again.")

@@ -323,18 +323,18 @@ def _import_one(item: object, state: _Import) -> None:
 def _import_again(existing: Question, item, content, answer_text: str, state: _Import) -> None:
     """A record whose question id is in the collection already."""
     report = state.report
-    if not existing.origin_release:
-        report.refuse(
-            "question id already used", item, f"question {existing.pk} was collected here"
-        )
-        return
     same = (existing.video.avqa_id, existing.template_id, tuple(existing.slot_values))
     if same != content:
         report.refuse("question id already used", item, f"question {existing.pk} differs")
         return
     current = existing.accepted_answer.text if existing.accepted_answer_id else None
     if current == answer_text:
-        report.already_present += 1
+        report.already_present += 1  # e.g. this collection's own export read back
+    elif not existing.origin_release:
+        # Collected here: its answer is the annotators', which no file overrides.
+        report.refuse(
+            "question id already used", item, f"question {existing.pk} was collected here"
+        )
     elif state.update:
         _answer(existing, answer_text, state, note="answer updated from a newer release")
         report.updated += 1

@@ -595,3 +595,51 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version}: {self.answer} ({self.confidence:.0%})"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class VideoImport(models.Model):
+    """One request to import video files. It runs on the default queue, never inside a web
+    request (a long video takes minutes to transcode); admins follow it here. Uploaded files
+    wait in a folder of their own under MEDIA_ROOT/imports/ (the web and worker processes share
+    the media volume) and are deleted once read."""
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    folder = models.CharField(max_length=1000, help_text="Where the files are read from.")
+    files = models.JSONField(default=list, help_text="File names in the folder, in order.")
+    random_offsets = models.BooleanField(default=False)
+    # Uploads are deleted once imported; files an admin named on the server are not.
+    delete_files = models.BooleanField(default=False)
+    progress = models.FloatField(default=0.0, help_text="Share of the work done, 0 to 1.")
+    current_file = models.CharField(max_length=255, blank=True)
+    files_done = models.PositiveIntegerField(default=0)
+    clips_made = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    # One line per file: "added: …", "skipped: …" or "refused: …" (the reason).
+    outcomes = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ImportStatus.values), name="video_import_status_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.pk}: {len(self.files)} file(s), {self.status}"

@@ -8,7 +8,7 @@ import logging
 
 from celery import shared_task
 
-from annotator import modelloop, services
+from annotator import imports, modelloop, services
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +38,14 @@ def gpu_work_reap() -> dict[str, int]:
     if any(outcome.values()):
         logger.warning("reaped stalled gpu work: %s", outcome)
     return outcome
+
+
+@shared_task(ignore_result=True)
+def video_import_run(import_id: int) -> None:
+    """Import the files of a queued video import (admin upload, `import_videos --background`);
+    its row shows progress and each file's outcome."""
+    job = imports.import_run(import_id)
+    if job is not None:
+        logger.info(
+            "import %s: %d clip(s) made, %d file(s) refused", job.pk, job.clips_made, job.refused
+        )

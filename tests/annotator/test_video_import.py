@@ -21,8 +21,8 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
-from annotator import services, video_import
-from annotator.models import FeatureStatus, Video
+from annotator import imports, services, video_import
+from annotator.models import FeatureStatus, ImportStatus, Video, VideoImport
 from qa_model import media
 from qa_model.synthetic import Scene, render_scene
 from tests import media_sources as sources
@@ -184,9 +184,33 @@ class TestCommandAndAdmin:
             SimpleUploadedFile("junk.mp4", b"not a video"),
         ]
         response = admin_client.post(reverse("admin:annotator_video_upload"), {"files": files})
-        text = " ".join(str(m) for m in admin_client.get(response["Location"]).context["messages"])
-        assert "added: duet.mp4 as 1 clip(s)" in text and "junk.mp4: not a readable" in text
+        # The request only queues the import: nothing is transcoded inside it.
+        job = VideoImport.objects.get()
+        assert response["Location"] == reverse("admin:annotator_videoimport_change", args=[job.pk])
+        assert job.status == ImportStatus.QUEUED and job.files == ["duet.mp4", "junk.mp4"]
+        assert not Video.objects.exists()
+        page = admin_client.get(response["Location"])
+        assert f"Import {job.pk} queued: 2 file(s)" in " ".join(map(str, page.context["messages"]))
+        assert b'http-equiv="refresh"' in page.content  # follows the progress
+        run_queued_imports()
+        job.refresh_from_db()
+        assert (job.status, job.progress, job.clips_made, job.refused) == ("done", 1.0, 1, 1)
+        assert job.outcomes[0] == "added: duet.mp4 as 1 clip(s): duet"
+        assert job.outcomes[1].startswith("refused: junk.mp4: not a readable")
         assert list(Video.objects.values_list("avqa_id", flat=True)) == ["duet"]
+        assert not Path(job.folder).exists()  # the uploaded files are gone once read
+        page = admin_client.get(reverse("admin:annotator_videoimport_change", args=[job.pk]))
+        assert b"added: duet.mp4 as 1 clip(s)" in page.content
+        assert b'http-equiv="refresh"' not in page.content
+
+    def test_the_command_can_send_the_import_to_the_worker(self, catalogue, clips):
+        out = io.StringIO()
+        call_command("import_videos", str(clips["short"]), "--background", stdout=out)
+        job = VideoImport.objects.get()
+        assert f"import {job.pk} queued: 1 file(s)" in out.getvalue()
+        assert not Video.objects.exists()
+        assert run_queued_imports() == ["added: duet.mp4 as 1 clip(s): duet"]
+        assert clips["short"].exists()  # files named on the server are left where they are
 
     def test_metadata_is_edited_in_the_admin(self, catalogue, clips, admin_client):
         video_import.import_file(clips["short"])
@@ -276,10 +300,13 @@ class TestHostileFiles:
         write_declared(tmp_path / "bomb.mkv", width=15000, height=15000, seconds=50)
         (tmp_path / "notes.mp4").write_text("not a video")
         out = io.StringIO()
-        call_command("import_videos", str(tmp_path), stdout=out)
+        # A script that imports must notice: the command exits non-zero after its summary.
+        with pytest.raises(
+            CommandError, match=r"0 clip\(s\) added, 0 duplicate\(s\) skipped, 2 refused"
+        ):
+            call_command("import_videos", str(tmp_path), stdout=out)
         assert "refused: bomb.mkv: its 15000×15000 frames" in out.getvalue()
         assert "refused: notes.mp4: not a readable media file" in out.getvalue()
-        assert "0 clip(s) added, 0 duplicate(s) skipped, 2 refused" in out.getvalue()
 
 
 # --- the media disk --------------------------------------------------------------------------
@@ -354,11 +381,20 @@ def upload_folder(settings, tmp_path):
     return settings.FILE_UPLOAD_TEMP_DIR
 
 
+def run_queued_imports() -> list[str]:
+    """Run the queued imports as the worker does; every file's outcome line."""
+    for job in VideoImport.objects.filter(status=ImportStatus.QUEUED):
+        imports.import_run(job.pk)
+    return [line for job in VideoImport.objects.order_by("pk") for line in job.outcomes]
+
+
 def upload(client, *files: SimpleUploadedFile) -> str:
-    """Post files to the admin upload; the messages the admin then sees."""
+    """Post files to the admin upload; the messages the admin then sees, and once the worker
+    has run the import, each file's outcome."""
     response = client.post(reverse("admin:annotator_video_upload"), {"files": list(files)})
     assert response.status_code == 302
-    return " ".join(str(m) for m in client.get(response["Location"]).context["messages"])
+    shown = [str(m) for m in client.get(response["Location"]).context["messages"]]
+    return " ".join(shown + run_queued_imports())
 
 
 class TestAdminUpload:
@@ -419,8 +455,8 @@ class TestAdminUpload:
                 reverse("admin:annotator_video_upload"), body,
                 content_type="multipart/form-data; boundary=b",
             )  # fmt: skip
-            messages = admin_client.get(response["Location"]).context["messages"]
-            assert "evil.mp4 as 1 clip(s)" in " ".join(map(str, messages)), name
+            assert response.status_code == 302
+            assert "evil.mp4 as 1 clip(s)" in run_queued_imports()[-1], name
         for video in Video.objects.all():
             assert Path(video.file.path).parent == settings.MEDIA_ROOT / "videos"
         outside = [p for p in tmp_path.rglob("*evil*") if settings.MEDIA_ROOT not in p.parents]

@@ -1,12 +1,17 @@
 """Import video files into the collection.
 
-    manage.py import_videos PATH... [--random-offsets] [--seed N]
+    manage.py import_videos PATH... [--random-offsets] [--seed N] [--background]
 
 PATHs are files or folders (searched recursively for video files). Each file is probed, cut
 into clips of CLIP_SECONDS (60 s; with --random-offsets the clips start at a random offset, as
-the paper cut its videos), transcoded to H.264/AAC MP4 when a browser could not play it, and
-skipped when the same content was imported before. A refused file is named with the reason and
-leaves nothing behind. Each new clip's features are then extracted on the gpu queue.
+the paper cut its videos), transcoded to H.264/AAC MP4 unless it can be stored as it is, checked
+to decode from end to end, and skipped when the same content was imported before. A refused
+file is named with the reason and leaves nothing behind. Each new clip's features are then
+extracted on the gpu queue.
+
+The import runs here, with a progress bar, and exits 1 when a file was refused. With
+--background it is sent to the worker instead, recorded under Admin -> Video imports like an
+upload (the files must be readable by the worker), and the command returns at once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from annotator import imports
 from annotator.video_import import import_file, video_files
 
 
@@ -27,20 +33,53 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="+", type=Path)
         parser.add_argument("--random-offsets", action="store_true")
         parser.add_argument("--seed", type=int, help="Seed for the random offsets.")
+        parser.add_argument(
+            "--background", action="store_true", help="Send the import to the worker."
+        )
 
-    def handle(
-        self, *args: object, paths: list[Path], random_offsets: bool, seed: int | None, **_: object
-    ) -> None:
-        files = list(video_files(paths))
+    def handle(self, *args: object, paths: list[Path], **options: object) -> None:
+        files = [path.resolve() for path in video_files(paths)]
         if not files:
             raise CommandError("no video files found in " + ", ".join(map(str, paths)))
-        rng = random.Random(seed)
+        if options["background"]:
+            self._queue(files, options)
+            return
+        rng = random.Random(options["seed"])
         added = skipped = refused = 0
-        for path in tqdm(files, desc="importing", unit="file", disable=len(files) < 2):
-            outcome = import_file(path, random_offsets=random_offsets, rng=rng)
-            self.stdout.write(outcome.line())
-            added += len(outcome.videos)
-            skipped += bool(outcome.duplicate_of)
-            refused += bool(outcome.error)
+        with tqdm(total=len(files), desc="importing", unit="file", disable=None) as bar:
+            current = [0]
+
+            def progress(done: float, total: float) -> None:
+                bar.n = round(current[0] + (done / total if total else 0), 2)
+                bar.refresh()
+
+            for index, path in enumerate(files):
+                current[0] = index
+                bar.set_postfix_str(path.name[:40])
+                outcome = import_file(
+                    path, random_offsets=options["random_offsets"], rng=rng, progress=progress
+                )
+                bar.n = index + 1
+                bar.refresh()
+                tqdm.write(outcome.line(), file=self.stdout)
+                added += len(outcome.videos)
+                skipped += bool(outcome.duplicate_of)
+                refused += bool(outcome.error)
         summary = f"{added} clip(s) added, {skipped} duplicate(s) skipped, {refused} refused"
-        self.stdout.write((self.style.WARNING if refused else self.style.SUCCESS)(summary))
+        if refused:
+            raise CommandError(summary)
+        self.stdout.write(self.style.SUCCESS(summary))
+
+    def _queue(self, files: list[Path], options: dict) -> None:
+        # One job per folder, so each job reads its files from one place.
+        by_folder: dict[Path, list[str]] = {}
+        for path in files:
+            by_folder.setdefault(path.parent, []).append(path.name)
+        for folder, names in by_folder.items():
+            job = imports.import_queue(
+                folder=folder, files=names, random_offsets=options["random_offsets"]
+            )
+            self.stdout.write(
+                f"import {job.pk} queued: {len(names)} file(s) from {folder}; "
+                "follow it under Admin -> Video imports"
+            )
