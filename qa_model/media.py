@@ -148,9 +148,10 @@ def _encode(
 BROWSER_VIDEO_CODECS = ("h264",)
 BROWSER_AUDIO_CODECS = ("aac",)
 
-# A stored clip must decode over its whole span: each stream may begin or end this close to
-# the span's edges (encoders pad and trim a little), and hold no hole longer than GAP_LIMIT.
-EDGE_TOLERANCE = 0.5
+# A stored clip must decode over its whole span: no second of it without pictures or without
+# sound. Each stream may begin or end this close to the span's edges (encoders pad and trim,
+# sound often starts a little late) and hold no longer hole; what is missing is silence or the
+# picture before, at its own time.
 GAP_LIMIT = 1.0
 # The fastest picture rate a clip is stored at; a variable-rate source is stored at the rate
 # its timestamps are written in (its fastest stretch), within this bound.
@@ -191,12 +192,12 @@ class Coverage:
         """Why this stream does not decode over [0, span), in words; None when it does."""
         if self.start is None:
             return f"no {self.kind} decodes"
-        if self.end < span - EDGE_TOLERANCE:
+        if self.end < span - GAP_LIMIT:
             return (
                 f"its {self.kind} decodes only up to {self.end:.1f} s of {span:.1f} s "
                 "(the file is cut short or damaged)"
             )
-        if self.start > EDGE_TOLERANCE:
+        if self.start > GAP_LIMIT:
             return f"its {self.kind} starts only at {self.start:.1f} s"
         if self.hole[1] - self.hole[0] > GAP_LIMIT:
             return (

@@ -46,7 +46,13 @@ def test_a_variable_frame_rate_keeps_each_picture_at_its_time(tmp_path):
 
 def test_sound_that_starts_late_stays_at_its_time(tmp_path):
     source = sources.write_source(tmp_path / "late.mp4", seconds=12, sound_starts=0.7)
-    assert_in_sync(transcoded(source, tmp_path))
+    assert_in_sync(transcoded(source, tmp_path, duration=12))
+
+
+def test_sound_missing_for_more_than_a_second_is_refused(tmp_path):
+    source = sources.write_source(tmp_path / "mute start.mp4", seconds=12, sound_starts=1.5)
+    with pytest.raises(media.MediaError, match=r"mute start\.mp4: its sound starts only at 1\.5 s"):
+        transcoded(source, tmp_path, duration=12)
 
 
 def test_a_cut_from_the_middle_keeps_the_source_times(tmp_path):
