@@ -191,3 +191,15 @@ def test_a_clip_whose_decoding_stops_early_is_refused(extractor, tmp_path):
         decode.decode_clip(cut)
     failures = extractor.extract([("cut", cut)], tmp_path / "out")
     assert list(failures) == ["cut"] and not any((tmp_path / "out").iterdir())
+
+
+def test_feature_files_get_the_mode_of_the_umask(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        features.save_features(tmp_path / "v.npz", {"audio": np.zeros(1)})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "v.npz").stat().st_mode) == 0o644
