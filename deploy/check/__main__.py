@@ -598,6 +598,20 @@ def run_checks(stack: Stack, work: Path) -> None:
             headers={"Referer": BASE + "/admin/annotator/video/upload/"},
         )
         check(response.ok, f"upload: {response.status_code}")
+        check("/admin/annotator/videoimport/" in response.url, f"upload led to {response.url}")
+        # The upload only queues the import; the worker transcodes and checks the clips.
+        deadline = time.monotonic() + 300
+        while True:
+            state = stack.query(
+                "list(__import__('annotator.models').models.VideoImport.objects"
+                ".values_list('status', 'clips_made', 'outcomes'))"
+            )
+            if (state and state[0][0] in ("done", "failed")) or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        check(
+            bool(state) and tuple(state[0][:2]) == ("done", 2), f"the import on the worker: {state}"
+        )
         videos = stack.query(
             "list(__import__('annotator.models').models.Video.objects"
             ".order_by('pk').values_list('pk', flat=True))"
