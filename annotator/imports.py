@@ -6,6 +6,7 @@ writers wait at most for one of them, never for a transcode)."""
 from __future__ import annotations
 
 import logging
+import random
 import shutil
 import time
 import uuid
@@ -38,9 +39,10 @@ def import_queue(
     requested_by: object = None,
     random_offsets: bool = False,
     delete_files: bool = False,
+    send: bool = True,
 ) -> VideoImport:
     """Record an import of `files` (names in `folder`) and send it to the default queue once
-    the row is committed."""
+    the row is committed (`send`; a command that runs it in the foreground does not)."""
     job = VideoImport.objects.create(
         folder=str(folder),
         files=list(files),
@@ -48,7 +50,8 @@ def import_queue(
         random_offsets=random_offsets,
         delete_files=delete_files,
     )
-    transaction.on_commit(lambda: _send(job.pk))
+    if send:
+        transaction.on_commit(lambda: _send(job.pk))
     return job
 
 
@@ -62,9 +65,15 @@ def _send(import_id: int) -> None:
 
 
 def import_run(
-    import_id: int, *, on_progress: Callable[[VideoImport], None] | None = None
+    import_id: int,
+    *,
+    on_progress: Callable[[VideoImport], None] | None = None,
+    on_outcome: Callable[[str], None] | None = None,
+    rng: random.Random | None = None,
 ) -> VideoImport | None:
-    """Run a queued import (None when another delivery took it first, or it is not queued)."""
+    """Run a queued import (None when another delivery took it first, or it is not queued).
+    `on_progress` sees the row after each update, `on_outcome` each file's outcome line; `rng`
+    draws the random offsets (seeded by a command)."""
     claimed = VideoImport.objects.filter(pk=import_id, status=ImportStatus.QUEUED).update(
         status=ImportStatus.RUNNING, started_at=timezone.now()
     )
@@ -74,7 +83,9 @@ def import_run(
     folder = Path(job.folder)
     try:
         for index, name in enumerate(job.files):
-            _import_one(job, index, folder / name, on_progress)
+            _import_one(job, index, folder / name, on_progress, rng)
+            if on_outcome:
+                on_outcome(job.outcomes[-1])
         _save(job, status=ImportStatus.DONE, progress=1.0, current_file="")
     except BaseException as error:
         _save(job, status=ImportStatus.FAILED, error=f"{type(error).__name__}: {error}")
@@ -86,7 +97,7 @@ def import_run(
     return job
 
 
-def _import_one(job: VideoImport, index: int, path: Path, on_progress) -> None:
+def _import_one(job: VideoImport, index: int, path: Path, on_progress, rng) -> None:
     count = len(job.files)
     _save(job, current_file=path.name, progress=index / count)
     if on_progress:
@@ -101,7 +112,9 @@ def _import_one(job: VideoImport, index: int, path: Path, on_progress) -> None:
         if on_progress:
             on_progress(job)
 
-    outcome = video_import.import_file(path, random_offsets=job.random_offsets, progress=progress)
+    outcome = video_import.import_file(
+        path, random_offsets=job.random_offsets, rng=rng, progress=progress
+    )
     job.outcomes = [*job.outcomes, outcome.line()]
     _save(
         job,

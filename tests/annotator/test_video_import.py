@@ -168,6 +168,15 @@ class TestCommandAndAdmin:
         text = out.getvalue()
         assert "added: concert.mp4 as 2 clip(s)" in text and "added: duet.mp4 as 1 clip(s)" in text
         assert "3 clip(s) added, 0 duplicate(s) skipped, 0 refused" in text
+        # Recorded like an upload, and the files named on the server stay where they are.
+        job = VideoImport.objects.get()
+        assert (job.status, job.clips_made, job.progress, job.files) == (
+            "done",
+            3,
+            1.0,
+            ["concert.mp4", "duet.mp4"],
+        )
+        assert clips["short"].exists()
         out = io.StringIO()
         call_command("import_videos", str(clips["short"]), stdout=out)
         assert "0 clip(s) added, 1 duplicate(s) skipped" in out.getvalue()

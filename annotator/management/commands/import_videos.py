@@ -9,9 +9,9 @@ to decode from end to end, and skipped when the same content was imported before
 file is named with the reason and leaves nothing behind. Each new clip's features are then
 extracted on the gpu queue.
 
-The import runs here, with a progress bar, and exits 1 when a file was refused. With
---background it is sent to the worker instead, recorded under Admin -> Video imports like an
-upload (the files must be readable by the worker), and the command returns at once.
+The import runs here, with a progress bar, and exits 1 when a file was refused; it is recorded
+under Admin -> Video imports like an upload. With --background it is sent to the worker instead
+(the files must be readable there) and the command returns at once.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from annotator import imports
-from annotator.video_import import import_file, video_files
+from annotator.models import VideoImport
+from annotator.video_import import video_files
 
 
 class Command(BaseCommand):
@@ -41,45 +42,46 @@ class Command(BaseCommand):
         files = [path.resolve() for path in video_files(paths)]
         if not files:
             raise CommandError("no video files found in " + ", ".join(map(str, paths)))
+        # One import per folder, so each reads its files from one place.
+        by_folder: dict[Path, list[str]] = {}
+        for path in files:
+            by_folder.setdefault(path.parent, []).append(path.name)
         if options["background"]:
-            self._queue(files, options)
+            for folder, names in by_folder.items():
+                job = imports.import_queue(
+                    folder=folder, files=names, random_offsets=options["random_offsets"]
+                )
+                self.stdout.write(
+                    f"import {job.pk} queued: {len(names)} file(s) from {folder}; "
+                    "follow it under Admin -> Video imports"
+                )
             return
         rng = random.Random(options["seed"])
-        added = skipped = refused = 0
+        added = skipped = refused = finished = 0
         with tqdm(total=len(files), desc="importing", unit="file", disable=None) as bar:
-            current = [0]
 
-            def progress(done: float, total: float) -> None:
-                bar.n = round(current[0] + (done / total if total else 0), 2)
+            def progress(row: VideoImport) -> None:
+                bar.n = round(finished + row.progress * len(row.files), 2)
+                bar.set_postfix_str(row.current_file[:40])
                 bar.refresh()
 
-            for index, path in enumerate(files):
-                current[0] = index
-                bar.set_postfix_str(path.name[:40])
-                outcome = import_file(
-                    path, random_offsets=options["random_offsets"], rng=rng, progress=progress
+            def outcome(line: str) -> None:
+                tqdm.write(line, file=self.stdout)
+
+            for folder, names in by_folder.items():
+                # Recorded like an upload (Admin -> Video imports), but run here.
+                job = imports.import_queue(
+                    folder=folder,
+                    files=names,
+                    random_offsets=options["random_offsets"],
+                    send=False,
                 )
-                bar.n = index + 1
-                bar.refresh()
-                tqdm.write(outcome.line(), file=self.stdout)
-                added += len(outcome.videos)
-                skipped += bool(outcome.duplicate_of)
-                refused += bool(outcome.error)
+                job = imports.import_run(job.pk, on_progress=progress, on_outcome=outcome, rng=rng)
+                finished += len(names)
+                added += job.clips_made
+                refused += job.refused
+                skipped += sum(line.startswith("skipped:") for line in job.outcomes)
         summary = f"{added} clip(s) added, {skipped} duplicate(s) skipped, {refused} refused"
         if refused:
             raise CommandError(summary)
         self.stdout.write(self.style.SUCCESS(summary))
-
-    def _queue(self, files: list[Path], options: dict) -> None:
-        # One job per folder, so each job reads its files from one place.
-        by_folder: dict[Path, list[str]] = {}
-        for path in files:
-            by_folder.setdefault(path.parent, []).append(path.name)
-        for folder, names in by_folder.items():
-            job = imports.import_queue(
-                folder=folder, files=names, random_offsets=options["random_offsets"]
-            )
-            self.stdout.write(
-                f"import {job.pk} queued: {len(names)} file(s) from {folder}; "
-                "follow it under Admin -> Video imports"
-            )
