@@ -131,7 +131,8 @@ def train(
     model_overrides: dict | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> TrainResult:
-    """Train one variant; return the model with its best-validation weights."""
+    """Train one variant; return the model with its best-validation weights, or its last
+    epoch's when there are no validation records (`best_epoch` says which)."""
     if not train_records:
         raise DataError("no training records")
     store.check([*train_records, *val_records])
@@ -185,7 +186,9 @@ def train(
                 model, vocabulary, val_records, store, batch_size=config.batch_size
             )
         report(Progress("qa", epoch, config.epochs, loss, accuracy))
-        if best_state is None or (accuracy is not None and accuracy > best_accuracy):
+        if not val_records:
+            best_epoch = epoch  # nothing to choose by: the last epoch is the one kept
+        elif best_state is None or accuracy > best_accuracy:
             best_state = copy.deepcopy(model.state_dict())
             best_accuracy, best_epoch = accuracy, epoch
     if best_state is not None:

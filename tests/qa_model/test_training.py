@@ -42,6 +42,22 @@ def test_the_kept_weights_are_those_of_the_best_validation_epoch(tiny_set):
     )
 
 
+def test_without_validation_records_the_last_epoch_is_kept(tiny_set):
+    from dataclasses import replace
+
+    train_records, _, features = tiny_set
+    store = FeatureStore(features)
+    runs = {
+        epochs: train(train_records, [], store, variant="av_q",
+                      config=replace(FAST, epochs=epochs), model_overrides=TINY)
+        for epochs in (1, 3)
+    }  # fmt: skip
+    assert (runs[3].best_epoch, runs[3].best_val_accuracy) == (3, None)
+    # Same seed: the 3-epoch run kept other weights than its first epoch's.
+    first, last = (list(runs[n].model.parameters()) for n in (1, 3))
+    assert not all(torch.equal(a, b) for a, b in zip(first, last, strict=True))
+
+
 def test_variants_without_spatial_grounding_skip_the_grounding_stage(tiny_set):
     train_records, val_records, features = tiny_set
     seen = []
