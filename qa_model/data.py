@@ -59,6 +59,25 @@ class Vocabulary:
         return IGNORE_INDEX if answer == UNLABELLED else self.answers.index(answer)
 
 
+def answer_mask(records: Sequence[Record], vocabulary: Vocabulary) -> torch.Tensor:
+    """[B, A] bool: the answers each record's template admits (an instrument question cannot be
+    answered "yes"). A template outside the catalogue admits every answer."""
+    rows = []
+    for record in records:
+        spec = catalogue.TEMPLATES_BY_TEXT.get(record.template)
+        allowed = set(spec.answers) if spec else set(vocabulary.answers)
+        rows.append([answer in allowed for answer in vocabulary.answers])
+    return torch.tensor(rows, dtype=torch.bool)
+
+
+def admissible_logits(
+    logits: torch.Tensor, records: Sequence[Record], vocabulary: Vocabulary
+) -> torch.Tensor:
+    """[B, A] logits with every answer a record's template does not admit at -inf."""
+    admissible = answer_mask(records, vocabulary).to(logits.device)
+    return logits.masked_fill(~admissible, float("-inf"))
+
+
 def pad_questions(encoded: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """[B, L] token ids padded with 0 to the longest, and [B] lengths."""
     lengths = torch.tensor([len(tokens) for tokens in encoded], dtype=torch.long)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from qa_model.catalogue import AUDIO, AUDIO_VISUAL, TABLE2_TYPES, VISUAL
-from qa_model.data import FeatureStore, Vocabulary, batches
+from qa_model.data import FeatureStore, Vocabulary, admissible_logits, answer_mask, batches
 from qa_model.model import AVST
 from qa_model.records import Record
 from qa_model.training import forward
@@ -118,15 +118,19 @@ def predict(
     batch_size: int = 64,
     grounding: bool = True,
 ) -> list[Prediction]:
-    """The model's answer, confidence, top 3 and (with `grounding`) its attention weights."""
+    """The model's answer, confidence, top 3 and (with `grounding`) its attention weights, all
+    among the answers the question's template admits: the other logits are masked before the
+    softmax, so the confidences are shares of the admissible answers."""
     model.eval()
     device = next(model.parameters()).device
     store.check(records)
     predictions: list[Prediction] = []
     for batch in batches(records, vocabulary, store, batch_size=batch_size, shuffle=False):
         output = forward(model, batch.to(device), negatives=False)
-        probabilities = torch.softmax(output.logits, dim=-1).cpu()
+        logits = admissible_logits(output.logits, batch.records, vocabulary)
+        probabilities = torch.softmax(logits, dim=-1).cpu()
         top = probabilities.topk(3, dim=-1)
+        counts = answer_mask(batch.records, vocabulary).sum(dim=-1)
         maps = output.spatial_maps if grounding else None
         if maps is not None:
             side = int(maps.shape[-1] ** 0.5)
@@ -135,7 +139,7 @@ def predict(
             ranked = [
                 (vocabulary.answers[int(index)], float(p))
                 for p, index in zip(top.values[row], top.indices[row], strict=True)
-            ]
+            ][: int(counts[row])]  # a yes/no question has two answers to rank
             predictions.append(
                 Prediction(
                     question_id=record.question_id,

@@ -157,6 +157,52 @@ def test_predictions_carry_confidence_top3_and_grounding(tiny_set):
     assert sum(table.total.values()) == len(val_records)
 
 
+def test_every_suggestion_is_an_answer_the_template_admits(tiny_set):
+    from qa_model import catalogue
+
+    train_records, val_records, features = tiny_set
+    store = FeatureStore(features)
+    result = train(
+        train_records, val_records, store, variant="av_q", config=FAST, model_overrides=TINY
+    )
+    # Push the model towards "yes" for everything: the mask must still keep it off the
+    # questions that cannot be answered "yes".
+    with torch.no_grad():
+        result.model.answer.bias[result.vocabulary.answers.index("yes")] += 100.0
+    records = [*train_records, *val_records]
+    predictions = predict(result.model, result.vocabulary, records, store, grounding=False)
+    kinds = set()
+    for record, prediction in zip(records, predictions, strict=True):
+        admitted = catalogue.TEMPLATES_BY_TEXT[record.template].answers
+        kinds.add(admitted)
+        assert prediction.answer in admitted
+        assert [answer for answer, _ in prediction.top3] == [
+            answer for answer, _ in prediction.top3 if answer in admitted
+        ]
+        assert len(prediction.top3) == min(3, len(admitted))
+        assert sum(p for _, p in prediction.top3) <= 1 + 1e-6
+        if "yes" in admitted:
+            assert prediction.answer == "yes"
+        if len(admitted) == 2:
+            assert sum(p for _, p in prediction.top3) == pytest.approx(1)
+    assert len(kinds) == 2  # yes/no questions and indoor/outdoor ones both checked
+
+
+def test_the_mask_can_be_in_the_loss_too(tiny_set):
+    from dataclasses import replace
+
+    train_records, val_records, features = tiny_set
+    result = train(
+        train_records,
+        val_records,
+        FeatureStore(features),
+        variant="av_q",
+        config=replace(FAST, mask_answers_in_loss=True),
+        model_overrides=TINY,
+    )
+    assert all(p.loss == p.loss and p.loss < float("inf") for p in result.history)  # no NaN
+
+
 def test_question_only_predictions_have_no_grounding(tiny_set):
     train_records, val_records, features = tiny_set
     store = FeatureStore(features)
