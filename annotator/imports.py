@@ -88,12 +88,13 @@ def import_run(
                 on_outcome(job.outcomes[-1])
         _save(job, status=ImportStatus.DONE, progress=1.0, current_file="")
     except BaseException as error:
+        # The uploaded files stay, so the admin can run it again from where it stopped.
         _save(job, status=ImportStatus.FAILED, error=f"{type(error).__name__}: {error}")
         raise
     finally:
         VideoImport.objects.filter(pk=job.pk).update(finished_at=timezone.now())
-        if job.delete_files:
-            shutil.rmtree(folder, ignore_errors=True)
+    if job.delete_files:
+        shutil.rmtree(folder, ignore_errors=True)
     return job
 
 

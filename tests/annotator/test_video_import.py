@@ -212,6 +212,46 @@ class TestCommandAndAdmin:
         assert b"added: duet.mp4 as 1 clip(s)" in page.content
         assert b'http-equiv="refresh"' not in page.content
 
+    def test_a_failed_import_keeps_its_files_and_runs_again_from_where_it_stopped(
+        self, catalogue, clips, admin_client, monkeypatch
+    ):
+        files = [
+            SimpleUploadedFile("duet.mp4", clips["short"].read_bytes()),
+            SimpleUploadedFile("concert.mp4", clips["long"].read_bytes()),
+        ]
+        admin_client.post(reverse("admin:annotator_video_upload"), {"files": files})
+        job = VideoImport.objects.get()
+        real = video_import.import_file
+
+        def crash_on_the_second(path, **kwargs):
+            if path.name == "concert.mp4":
+                raise RuntimeError("worker lost its disk")
+            return real(path, **kwargs)
+
+        monkeypatch.setattr(video_import, "import_file", crash_on_the_second)
+        with pytest.raises(RuntimeError):
+            imports.import_run(job.pk)
+        job.refresh_from_db()
+        assert (job.status, job.files_done, job.error) == (
+            "failed",
+            1,
+            "RuntimeError: worker lost its disk",
+        )
+        assert sorted(p.name for p in Path(job.folder).iterdir()) == ["concert.mp4", "duet.mp4"]
+        monkeypatch.setattr(video_import, "import_file", real)
+        admin_client.post(
+            reverse("admin:annotator_videoimport_changelist"),
+            {"action": "run_again", "_selected_action": [job.pk]},
+        )
+        run_queued_imports()
+        job.refresh_from_db()
+        assert (job.status, job.clips_made) == ("done", 3)
+        assert job.outcomes == [
+            "added: duet.mp4 as 1 clip(s): duet",
+            "added: concert.mp4 as 2 clip(s): concert-01, concert-02",
+        ]
+        assert not Path(job.folder).exists()
+
     def test_the_command_can_send_the_import_to_the_worker(self, catalogue, clips):
         out = io.StringIO()
         call_command("import_videos", str(clips["short"]), "--background", stdout=out)
