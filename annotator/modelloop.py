@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from annotator import errors
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 # imports the worker's code, and the worker never imports Django.
 TASK_EXTRACT = "gpu.extract_features"
 TASK_TRAIN = "gpu.train"
+TASK_PREDICT = "gpu.predict"
 
 
 # Publishing to a broker that is down gives up after about half a second (three tries, 0.2 s
@@ -45,7 +46,11 @@ TASK_TRAIN = "gpu.train"
 SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.2,
                      "interval_max": 0.2}  # fmt: skip
 # The column that records that a row's task reached the broker.
-_SENT_FIELD = {Video: "feature_task_sent_at", TrainingRun: "task_sent_at"}
+_SENT_FIELD = {
+    Video: "feature_task_sent_at",
+    TrainingRun: "task_sent_at",
+    ModelVersion: "predict_task_sent_at",
+}
 
 
 def _send(task: str, arg: str | int, *, queue: str, undelivered: QuerySet) -> bool:
@@ -364,3 +369,39 @@ def predictions_store(version: ModelVersion, items: Sequence[dict]) -> dict[str,
         ]  # fmt: skip
         Prediction.objects.bulk_create(new, ignore_conflicts=True)
     return {"stored": len(new), "unchanged": len(items) - len(new)}
+
+
+def questions_unpredicted(version: ModelVersion) -> QuerySet[Question]:
+    """Open questions without a prediction from `version`, oldest first."""
+    predicted = Prediction.objects.filter(version=version, question=OuterRef("pk"))
+    return Question.objects.filter(status=QuestionStatus.OPEN).filter(~Exists(predicted))
+
+
+def predictions_check(now: object = None) -> bool:
+    """Beat (every PREDICT_INTERVAL_SECONDS): when open questions lack a suggestion from the
+    active version, send the gpu worker a predict task for it, unless one is on its way (sent
+    less than PREDICT_RESEND_SECONDS ago and not reported done). A question asked after the
+    version was trained so gets its suggestion within a beat or two, not at the next retrain;
+    a task whose post failed is sent again. True when a task was sent."""
+    queue = settings.GPU_QUEUE
+    version = ModelVersion.objects.filter(is_active=True).first()
+    if not queue or version is None or not questions_unpredicted(version).exists():
+        return False
+    now = now or timezone.now()
+    resend_before = now - timedelta(seconds=settings.PREDICT_RESEND_SECONDS)
+    waiting = Q(predict_task_sent_at__isnull=True) | Q(predict_task_sent_at__lt=resend_before)
+    # Take the slot first (a conditional update), so two beats never both send.
+    if not ModelVersion.objects.filter(waiting, pk=version.pk).update(predict_task_sent_at=now):
+        return False
+    row = ModelVersion.objects.filter(pk=version.pk)
+    if not _send(TASK_PREDICT, version.pk, queue=queue, undelivered=row):
+        row.update(predict_task_sent_at=None)  # the next beat tries again
+        return False
+    return True
+
+
+def predictions_done(version: ModelVersion) -> int:
+    """The worker finished a predict task: another may be sent (for questions asked since, or
+    beyond its batch). Returns how many open questions still lack this version's prediction."""
+    ModelVersion.objects.filter(pk=version.pk).update(predict_task_sent_at=None)
+    return questions_unpredicted(version).count()

@@ -546,6 +546,10 @@ class ModelVersion(models.Model):
     notes = models.TextField(blank=True)
     checkpoint = models.FileField(upload_to="models/")
     is_active = models.BooleanField(default=False)
+    # When a predict task for this version's missing suggestions was sent; cleared when the
+    # worker says it is done. Beat sends no other while it is set, unless it is older than
+    # PREDICT_RESEND_SECONDS (its post failed, or its worker died).
+    predict_task_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-number"]

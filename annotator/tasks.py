@@ -49,3 +49,10 @@ def video_import_run(import_id: int) -> None:
         logger.info(
             "import %s: %d clip(s) made, %d file(s) refused", job.pk, job.clips_made, job.refused
         )
+
+
+@shared_task(ignore_result=True)
+def predictions_check() -> bool:
+    """Periodic (beat): send the active version's predict task when open questions lack its
+    suggestion."""
+    return modelloop.predictions_check()

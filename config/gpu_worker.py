@@ -87,3 +87,11 @@ def train(run_id: int) -> dict:
 
     config = worker_config()
     return train_job(ApiClient(config), config, run_id)
+
+
+@app.task(name="gpu.predict")
+def predict(version_id: int) -> dict:
+    from qa_model.worker import ApiClient, predict_job
+
+    config = worker_config()
+    return predict_job(ApiClient(config), config, version_id)

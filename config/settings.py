@@ -301,6 +301,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Keep reconnecting however long the broker is away (Celery's default gives up after 100 tries,
 # about 46 minutes, and the worker and beat exit); the gpu work waits as rows meanwhile.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Suggestions for questions asked after the active version was trained: beat looks for open
+# questions without one this often and sends the gpu worker a predict task; a task not reported
+# done after PREDICT_RESEND_SECONDS (a failed post, a lost worker) is sent again.
+PREDICT_INTERVAL_SECONDS = env_float("PREDICT_INTERVAL_SECONDS", 30.0, minimum=1.0)
+PREDICT_RESEND_SECONDS = env_float("PREDICT_RESEND_SECONDS", 600.0, minimum=10.0)
+
 CELERY_BEAT_SCHEDULE = {
     "prune-stale-watch-sessions": {
         "task": "annotator.tasks.watch_sessions_prune",
@@ -313,6 +319,10 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stalled-gpu-work": {
         "task": "annotator.tasks.gpu_work_reap",
         "schedule": max(RUN_STALE_SECONDS / 4, 5.0),
+    },
+    "predictions-check": {
+        "task": "annotator.tasks.predictions_check",
+        "schedule": PREDICT_INTERVAL_SECONDS,
     },
 }
 

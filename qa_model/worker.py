@@ -20,13 +20,22 @@ import requests
 from qa_model.data import FeatureStore
 from qa_model.evaluation import Prediction, evaluate, format_table2, predict
 from qa_model.features import FeatureExtractor, feature_path
+from qa_model.files import atomic_write
 from qa_model.records import SPLITS, Record, parse_records
-from qa_model.training import Progress, TrainConfig, resolve_device, save_checkpoint, train
+from qa_model.training import (
+    Progress,
+    TrainConfig,
+    load_checkpoint,
+    resolve_device,
+    save_checkpoint,
+    train,
+)
 
 logger = logging.getLogger(__name__)
 
 SPATIAL_SEGMENTS = 3  # spatial maps posted for the most attended segments, as in the paper's Fig. 4
 PREDICTIONS_PER_POST = 500
+PREDICT_BATCH = 2000  # open questions one predict task handles; beat sends the next
 
 
 class WorkerError(RuntimeError):
@@ -113,6 +122,22 @@ class ApiClient:
                 "POST", f"runs/{run_id}/finish/",
                 data={"result": json.dumps(result)}, files={"checkpoint": handle},
             ).json()  # fmt: skip
+
+    def unpredicted(self, version_id: int, limit: int) -> list[dict]:
+        path = f"versions/{version_id}/questions/unpredicted/"
+        return self._request("GET", path, params={"limit": limit}).json()["records"]
+
+    def checkpoint(self, version_id: int, target: Path) -> Path:
+        response = self._request("GET", f"versions/{version_id}/checkpoint/", stream=True)
+        with atomic_write(target) as temporary, temporary.open("wb") as out:
+            for chunk in response.iter_content(1 << 20):
+                out.write(chunk)
+        return target
+
+    def predictions_done(self, version_id: int) -> int:
+        return self._request("POST", f"versions/{version_id}/predictions/done/").json()[
+            "unpredicted"
+        ]
 
     def post_predictions(self, version_id: int, items: Sequence[dict]) -> dict[str, int]:
         totals = {"stored": 0, "unchanged": 0}
@@ -330,6 +355,29 @@ def predict_live(client: ApiClient, features: Features, result, version_id: int)
     store = features.ensure(r.video_id for r in live)
     predictions = predict(result.model, result.vocabulary, live, store)
     return client.post_predictions(version_id, [prediction_payload(p) for p in predictions])
+
+
+def predict_job(client: ApiClient, config: WorkerConfig, version_id: int) -> dict:
+    """Suggestions of a model version for the open questions that have none yet: their
+    features extracted first when this worker lacks them, the version's checkpoint downloaded
+    once, predictions posted (idempotent on the server), then the task reported done so beat
+    may send the next. A failure leaves it unreported: beat sends it again later."""
+    _prepare(config)
+    records = parse_records(
+        client.unpredicted(version_id, PREDICT_BATCH), source="open questions", labelled=False
+    )
+    if not records:
+        client.predictions_done(version_id)
+        return {"version": version_id, "stored": 0, "unchanged": 0}
+    checkpoint = config.work_dir / "versions" / f"version-{version_id}.pt"
+    if not checkpoint.exists():
+        client.checkpoint(version_id, checkpoint)
+    model, vocabulary, _ = load_checkpoint(checkpoint, config.train.device)
+    store = Features(client, config).ensure(r.video_id for r in records)
+    predictions = predict(model, vocabulary, records, store)
+    outcome = client.post_predictions(version_id, [prediction_payload(p) for p in predictions])
+    remaining = client.predictions_done(version_id)
+    return {"version": version_id, **outcome, "remaining": remaining}
 
 
 def _device_name(device) -> str:

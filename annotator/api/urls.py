@@ -44,6 +44,21 @@ urlpatterns = [
         worker.Predictions.as_view(),
         name="api-worker-predictions",
     ),
+    path(
+        "worker/versions/<int:pk>/predictions/done/",
+        worker.PredictionsDone.as_view(),
+        name="api-worker-predictions-done",
+    ),
+    path(
+        "worker/versions/<int:pk>/questions/unpredicted/",
+        worker.UnpredictedQuestions.as_view(),
+        name="api-worker-unpredicted",
+    ),
+    path(
+        "worker/versions/<int:pk>/checkpoint/",
+        worker.VersionCheckpoint.as_view(),
+        name="api-worker-checkpoint",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file, so the docs page needs no
     # inline script under the content-security policy (config/csp.py).

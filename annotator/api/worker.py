@@ -255,3 +255,46 @@ class Predictions(WorkerView):
         version = get_object_or_404(ModelVersion, pk=pk)
         items = _valid(PredictionsSerializer, request.data)["predictions"]
         return Response(modelloop.predictions_store(version, items))
+
+
+class UnpredictedQuestions(WorkerView):
+    @extend_schema(
+        responses={200: dict, 404: REFUSAL},
+        summary="Open questions without this version's prediction, as records",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        version = get_object_or_404(ModelVersion, pk=pk)
+        try:
+            limit = min(max(int(request.query_params.get("limit", 1000)), 1), 5000)
+        except ValueError:
+            limit = 1000
+        if not version.is_active:  # its suggestions would not be shown
+            return Response({"records": []})
+        questions = modelloop.questions_unpredicted(version).order_by("pk")[:limit]
+        ids = list(questions.values_list("pk", flat=True))
+        records = []
+        for record in question_records(Question.objects.filter(pk__in=ids)):
+            item = record.to_json()
+            item["anser"] = None
+            records.append(item)
+        return Response({"records": records})
+
+
+class VersionCheckpoint(WorkerView):
+    @extend_schema(responses={(200, "application/octet-stream"): bytes, 404: REFUSAL},
+                   summary="A model version's checkpoint, to predict with")  # fmt: skip
+    def get(self, request: Request, pk: int) -> FileResponse:
+        version = get_object_or_404(ModelVersion, pk=pk)
+        try:
+            handle = version.checkpoint.open("rb")
+        except FileNotFoundError:
+            raise Http404 from None
+        return FileResponse(handle, as_attachment=True, filename=f"version-{version.pk}.pt")
+
+
+class PredictionsDone(WorkerView):
+    @extend_schema(request=None, responses={200: dict, 404: REFUSAL},
+                   summary="A predict task is done: the next may be sent")  # fmt: skip
+    def post(self, request: Request, pk: int) -> Response:
+        version = get_object_or_404(ModelVersion, pk=pk)
+        return Response({"version": version.pk, "unpredicted": modelloop.predictions_done(version)})

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from kombu.exceptions import OperationalError
 
 from annotator import accounts
 from annotator.models import Video
+from config.celery import app
 from tests.annotator.helpers import video_make
 
 
@@ -45,3 +47,24 @@ def outsider(db, catalogue):
 @pytest.fixture
 def video(db, catalogue) -> Video:
     return video_make()
+
+
+class Broker:
+    """Stands in for app.send_task: records what was sent, or refuses while down."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.sent: list[tuple[str, list, str]] = []
+
+    def send_task(self, name: str, *, args: list, queue: str, **options: object) -> None:
+        if self.down:
+            raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        self.sent.append((name, args, queue))
+
+
+@pytest.fixture
+def broker(settings, monkeypatch) -> Broker:
+    settings.GPU_QUEUE = "gpu-test"
+    broker = Broker()
+    monkeypatch.setattr(app, "send_task", broker.send_task)
+    return broker

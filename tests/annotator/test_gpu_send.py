@@ -6,36 +6,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import pytest
 import time_machine
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from annotator import modelloop
 from annotator.models import FeatureStatus, RunStatus, TrainingRun, Video
-from config.celery import app
 from tests.annotator.helpers import video_make
-
-
-class Broker:
-    """Stands in for app.send_task: records what was sent, or refuses while down."""
-
-    def __init__(self) -> None:
-        self.down = False
-        self.sent: list[tuple[str, list, str]] = []
-
-    def send_task(self, name: str, *, args: list, queue: str, **options: object) -> None:
-        if self.down:
-            raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-        self.sent.append((name, args, queue))
-
-
-@pytest.fixture
-def broker(settings, monkeypatch) -> Broker:
-    settings.GPU_QUEUE = "gpu-test"
-    broker = Broker()
-    monkeypatch.setattr(app, "send_task", broker.send_task)
-    return broker
 
 
 def test_a_sent_task_stamps_its_row(db, broker, django_capture_on_commit_callbacks):
