@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -595,7 +596,8 @@ class VideoImportAdmin(ReadOnlyAdmin):
         form_url: str = "",
         extra_context: dict | None = None,
     ) -> HttpResponse:
-        job = VideoImport.objects.filter(pk=object_id).first()
+        # get_object answers None for an id that is not one (the admin routes any path here).
+        job = self.get_object(request, unquote(object_id))
         running = job is not None and job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
         context = {**(extra_context or {}), "refresh_seconds": 3 if running else None}
         return super().change_view(request, object_id, form_url, context)

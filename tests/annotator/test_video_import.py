@@ -211,6 +211,9 @@ class TestCommandAndAdmin:
         page = admin_client.get(reverse("admin:annotator_videoimport_change", args=[job.pk]))
         assert b"added: duet.mp4 as 1 clip(s)" in page.content
         assert b'http-equiv="refresh"' not in page.content
+        # Any path under the admin's page of imports is routed to it: no id is no error.
+        missing = admin_client.get("/admin/annotator/videoimport/annotator/video/", follow=True)
+        assert missing.status_code == 200
 
     def test_a_failed_import_keeps_its_files_and_runs_again_from_where_it_stopped(
         self, catalogue, clips, admin_client, monkeypatch
