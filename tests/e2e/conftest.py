@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 
@@ -31,6 +32,22 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def tabs_closed_before_the_flush(chromium):
+    """Close every tab a test opened, before the database is emptied for the next test.
+
+    A tab left open keeps its player's heartbeats and htmx polls going to the live server,
+    which would write (under row locks) while pytest-django truncates the tables after a
+    transactional test: PostgreSQL then reports a deadlock and the next test starts on rows the
+    flush could not remove. This fixture is set up after pytest-django's database fixture, so
+    it is torn down before the flush; the pause lets the server finish the requests it was
+    answering when the tabs closed (each takes milliseconds)."""
+    yield
+    for context in list(chromium.contexts):
+        context.close()
+    time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")
