@@ -191,10 +191,7 @@ def _stored_as_is(path: Path, info: media.MediaInfo, clip: float) -> bool:
     together. Decodes it whole; MediaError when some of it does not decode."""
     if not (info.duration_seconds <= clip + 0.5 and media.browser_playable(path, info)):
         return False
-    scan = media.scan(path)
-    problem = scan.problem(info.duration_seconds)
-    if problem:
-        raise media.MediaError(f"{path.name}: {problem}")
+    scan = media.decoding_checked(path, info.duration_seconds, name=path.name)
     frame = 1 / (info.frame_rate or 25)
     return (
         info.height <= settings.IMPORT_MAX_HEIGHT
@@ -202,14 +199,6 @@ def _stored_as_is(path: Path, info: media.MediaInfo, clip: float) -> bool:
         and scan.constant_rate
         and abs(scan.sound.start - scan.picture.start) < frame
     )
-
-
-def _verified(clip_file: Path, seconds: float, *, name: str) -> Path:
-    """The stored clip, decoded whole: every second of its picture and sound decodes."""
-    problem = media.scan(clip_file).problem(seconds)
-    if problem:
-        raise media.MediaError(f"{name}: the stored clip failed its check: {problem}")
-    return clip_file
 
 
 def import_file(
@@ -265,7 +254,9 @@ def import_file(
                     max_height=settings.IMPORT_MAX_HEIGHT,
                     progress=lambda seconds, done=index * length: progress(done + seconds, total),
                 )
-                sources.append(_verified(target, length, name=name))
+                # What will be stored, decoded whole: every second of it plays.
+                media.decoding_checked(target, length, name=f"{name} (its clip {index + 1})")
+                sources.append(target)
             progress(total, total)
             with transaction.atomic():
                 for index, (start, source) in enumerate(zip(starts, sources, strict=True)):

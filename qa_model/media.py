@@ -274,6 +274,16 @@ def scan(path: str | os.PathLike) -> Scan:
     )
 
 
+def decoding_checked(path: str | os.PathLike, seconds: float, *, name: str) -> Scan:
+    """Decode the whole file; MediaError naming `name` unless its pictures and sound decode over
+    [0, seconds)."""
+    found = scan(path)
+    problem = found.problem(seconds)
+    if problem:
+        raise MediaError(f"{name}: {problem}")
+    return found
+
+
 def output_rate(stream) -> Fraction:
     """The constant rate a clip of this video stream is stored at: the rate its timestamps are
     written in (for a variable-rate source, its fastest stretch), else the average, within

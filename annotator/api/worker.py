@@ -47,6 +47,15 @@ def _valid(serializer_class: type[serializers.Serializer], data: object) -> dict
     return serializer.validated_data
 
 
+def _file_response(stored, filename: str) -> FileResponse:
+    """A stored file as a download; 404 when it was removed from the media folder by hand."""
+    try:
+        handle = stored.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(handle, as_attachment=True, filename=filename)
+
+
 # --- features ------------------------------------------------------------------------------
 
 
@@ -70,11 +79,7 @@ class VideoFile(WorkerView):
                    summary="A video's file, for feature extraction")  # fmt: skip
     def get(self, request: Request, video_id: str) -> FileResponse:
         video = get_object_or_404(Video, avqa_id=video_id)
-        try:
-            handle = video.file.open("rb")
-        except FileNotFoundError:  # removed from the media folder by hand
-            raise Http404 from None
-        return FileResponse(handle, as_attachment=True, filename=video.file.name)
+        return _file_response(video.file, video.file.name)
 
 
 class VideoFeaturesReport(WorkerView):
@@ -98,16 +103,21 @@ class Dataset(WorkerView):
         return Response(dataset_export().to_json())
 
 
+def _records_to_predict(questions) -> Response:
+    """These questions as MUSIC-AVQA records for the worker to predict."""
+    records = []
+    for record in question_records(questions):
+        item = record.to_json()
+        # Open and disputed questions have no answer yet: null, not a made-up one.
+        item["anser"] = record.answer or None
+        records.append(item)
+    return Response({"records": records})
+
+
 class LiveQuestions(WorkerView):
     @extend_schema(responses={200: dict}, summary="Every live question, as records to predict")
     def get(self, request: Request) -> Response:
-        records = []
-        for record in question_records(Question.objects.filter(status__in=LIVE_STATUSES)):
-            item = record.to_json()
-            # Open and disputed questions have no answer yet: null, not a made-up one.
-            item["anser"] = record.answer or None
-            records.append(item)
-        return Response({"records": records})
+        return _records_to_predict(Question.objects.filter(status__in=LIVE_STATUSES))
 
 
 # --- training runs -------------------------------------------------------------------------
@@ -272,12 +282,7 @@ class UnpredictedQuestions(WorkerView):
             return Response({"records": []})
         questions = modelloop.questions_unpredicted(version).order_by("pk")[:limit]
         ids = list(questions.values_list("pk", flat=True))
-        records = []
-        for record in question_records(Question.objects.filter(pk__in=ids)):
-            item = record.to_json()
-            item["anser"] = None
-            records.append(item)
-        return Response({"records": records})
+        return _records_to_predict(Question.objects.filter(pk__in=ids))
 
 
 class VersionCheckpoint(WorkerView):
@@ -285,11 +290,7 @@ class VersionCheckpoint(WorkerView):
                    summary="A model version's checkpoint, to predict with")  # fmt: skip
     def get(self, request: Request, pk: int) -> FileResponse:
         version = get_object_or_404(ModelVersion, pk=pk)
-        try:
-            handle = version.checkpoint.open("rb")
-        except FileNotFoundError:
-            raise Http404 from None
-        return FileResponse(handle, as_attachment=True, filename=f"version-{version.pk}.pt")
+        return _file_response(version.checkpoint, f"version-{version.pk}.pt")
 
 
 class PredictionsDone(WorkerView):
