@@ -72,6 +72,8 @@ class Dataset:
     splits: dict[str, list[Record]]
     # question id -> source_of(...); records not in it were collected here
     sources: dict[int, str] = field(default_factory=dict)
+    # question id -> answerable-without-watching score (Question.blind_score), where scored
+    blind_scores: dict[int, float] = field(default_factory=dict)
 
     def provenance(self) -> dict[str, dict[str, int]]:
         """Records per source and split: {"collected here": {"train": 10, ...}, ...}."""
@@ -131,6 +133,16 @@ class Dataset:
             ),
             "counts": self.counts(),
             "provenance": self.provenance(),
+            "answerable_without_watching": {
+                "meaning": (
+                    "the probability that a model reading only the question (no audio, no "
+                    "video), trained at the platform's latest retrain, gives the accepted "
+                    "answer; near 1, the pair can be answered without watching"
+                ),
+                "flagged_at": settings.BLIND_SCORE_WARNING,
+                "scored": len(self.blind_scores),
+                "scores": {str(pk): score for pk, score in sorted(self.blind_scores.items())},
+            },
         }
 
     def write(self, out_dir: Path, *, votes: bool = False) -> dict:
@@ -198,7 +210,8 @@ def dataset_export() -> Dataset:
             split = split_of_video[record.video_id] = split_of(record.video_id)
         splits[split].append(record)
     sources = {pk: source_of(release, split) for pk, (release, split) in origins.items()}
-    return Dataset(splits, sources)
+    blind_scores = dict(accepted.filter(blind_score__isnull=False).values_list("pk", "blind_score"))
+    return Dataset(splits, sources, blind_scores)
 
 
 def annotator_pseudonym(user_id: int) -> str:

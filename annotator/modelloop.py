@@ -232,6 +232,7 @@ def training_run_finish(
             best_epoch=result["best_epoch"],
             best_val_accuracy=result["best_val_accuracy"],
             metrics=result["metrics"],
+            baselines=result.get("baselines") or {},
             notes=result["notes"],
         )
         version.checkpoint.save(f"avst-v{number}.pt", checkpoint, save=False)
@@ -405,3 +406,21 @@ def predictions_done(version: ModelVersion) -> int:
     beyond its batch). Returns how many open questions still lack this version's prediction."""
     ModelVersion.objects.filter(pk=version.pk).update(predict_task_sent_at=None)
     return questions_unpredicted(version).count()
+
+
+# --- answerable without watching -----------------------------------------------------------
+
+
+def blind_scores_store(version: ModelVersion, items: Sequence[dict]) -> dict[str, int]:
+    """Record the question-only model's score and answer for these questions (the latest
+    version's replace an older one's; a version older than the newest scored is refused, so a
+    late retry cannot undo a newer retrain). Questions that are gone since are skipped."""
+    newest = ModelVersion.objects.aggregate(n=Max("number"))["n"]
+    if newest is not None and version.number < newest:
+        raise errors.NotClaimed(errors.BLIND_SCORES_STALE.format(version=version.number))
+    scores = {item["question_id"]: (item["score"], item["answer"]) for item in items}
+    questions = list(Question.objects.filter(pk__in=scores).only("pk"))
+    for question in questions:
+        question.blind_score, question.blind_answer = scores[question.pk]
+    Question.objects.bulk_update(questions, ["blind_score", "blind_answer"], batch_size=1000)
+    return {"stored": len(questions), "skipped": len(scores) - len(questions)}

@@ -317,6 +317,13 @@ class Question(models.Model):
     # The collection rules an imported record breaks ("Q2 Q3"): it was not collected here, so it
     # is kept as published, and flagged.
     origin_exemptions = models.CharField(max_length=32, blank=True, default="")
+    # Answerable without watching: the question-only model of the latest retrain, which reads
+    # the question and nothing else, gives this probability to the accepted answer (to its own
+    # leading answer while the question is open), and answers `blind_answer`. Near 1, the
+    # question teaches a model nothing about sound or sight (the bias MUSIC-AVQA v2.0 and
+    # MUSIC-AVQA-R later had to repair). Null until a retrain scored it.
+    blind_score = models.FloatField(null=True, blank=True, editable=False)
+    blind_answer = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     objects = QuestionQuerySet.as_manager()
 
@@ -365,6 +372,13 @@ class Question(models.Model):
                 fields=["gold_since", "id"],
                 condition=Q(gold_since__isnull=False),
                 name="question_gold",
+            ),
+            # The review queue of the most blind-answerable accepted questions.
+            models.Index(
+                F("blind_score").desc(),
+                "id",
+                condition=Q(status=QuestionStatus.ACCEPTED, blind_score__isnull=False),
+                name="question_blind_answerable",
             ),
         ]
 
@@ -543,6 +557,9 @@ class ModelVersion(models.Model):
     # Table 2 on the held-out (test) split: {"columns": {...}, "counts": {...}}; empty when the
     # split held no examples, with the reason in `notes`.
     metrics = models.JSONField(default=dict, blank=True)
+    # The same table for baselines trained on the same split in the same run, by variant
+    # ({"question_only": {"columns": …, "counts": …}}): what the model adds to the question.
+    baselines = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)
     checkpoint = models.FileField(upload_to="models/")
     is_active = models.BooleanField(default=False)

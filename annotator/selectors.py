@@ -584,29 +584,6 @@ def template_coverage() -> list[tuple[QuestionTemplate, int, float, float]]:
     ]  # fmt: skip
 
 
-def answer_priors() -> list[dict]:
-    """Per template, how its accepted answers are spread: a template whose top answer takes
-    most pairs is one a question-only model can answer without watching."""
-    rows = (
-        Question.objects.filter(status=QuestionStatus.ACCEPTED)
-        .values_list("template", "accepted_answer__text")
-        .annotate(n=Count("id"))
-    )
-    by_template: dict[int, list[tuple[str, int]]] = {}
-    for template_id, answer, count in rows:
-        by_template.setdefault(template_id, []).append((answer, count))
-    priors = []
-    for template in QuestionTemplate.objects.filter(pk__in=by_template).order_by("pk"):
-        answers = sorted(by_template[template.pk], key=lambda item: -item[1])
-        total = sum(count for _, count in answers)
-        priors.append({
-            "template": template, "total": total,
-            "top": [(answer, count / total) for answer, count in answers[:3]],
-            "top_share": answers[0][1] / total,
-        })  # fmt: skip
-    return priors
-
-
 def throughput(days: int = 7) -> list[tuple[str, int, int]]:
     """(annotator, questions, votes) over the last `days` days, busiest first."""
     since = timezone.now() - timedelta(days=days)

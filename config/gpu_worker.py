@@ -44,6 +44,26 @@ app.conf.update(
 )
 
 
+def _baseline(value: str) -> str:
+    """TRAIN_BASELINE: one variant, or "none"."""
+    return "" if value.strip().lower() == "none" else _variants(value)[0]
+
+
+def _variants(value: str) -> tuple[str, ...]:
+    """TRAIN_VARIANTS: comma-separated known variants, refused when the task starts rather than
+    hours into a run."""
+    from qa_model.model import VARIANTS
+
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown or not names:
+        raise RuntimeError(
+            f"TRAIN_VARIANTS: unknown variant(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(VARIANTS)}"
+        )
+    return names
+
+
 def worker_config():
     """The worker's configuration from the environment (read when a task runs)."""
     from qa_model.training import TrainConfig
@@ -59,7 +79,8 @@ def worker_config():
         api_url=env_str("AVQA_API_URL", "http://127.0.0.1:8000"),
         token=token,
         work_dir=Path(env_str("AVQA_WORKER_DIR", str(VAR_DIR / "gpu-worker"))),
-        variant=env_str("TRAIN_VARIANT", "avst"),
+        variants=_variants(env_str("TRAIN_VARIANTS", "") or env_str("TRAIN_VARIANT", "avst")),
+        baseline=_baseline(env_str("TRAIN_BASELINE", "question_only")),
         train=TrainConfig(
             epochs=env_int("TRAIN_EPOCHS", 30, minimum=1),
             grounding_epochs=env_int("TRAIN_GROUNDING_EPOCHS", 2, minimum=0),

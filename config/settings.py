@@ -282,6 +282,9 @@ GPU_QUEUE = os.environ.get("GPU_QUEUE", GPU_QUEUE_DEFAULT).strip()
 # The review queue lists accepted questions whose prediction disagrees with the crowd at or
 # above this confidence.
 REVIEW_MIN_CONFIDENCE = env_float("REVIEW_MIN_CONFIDENCE", 0.5, minimum=0.0)
+# A question whose accepted answer the question-only model gives at least this probability is
+# "answerable without watching": listed for review, counted on the dashboard.
+BLIND_SCORE_WARNING = env_float("BLIND_SCORE_WARNING", 0.8, minimum=0.0)
 # Users in this group authenticate the gpu worker (token auth) on the worker API, and nothing else.
 MODEL_WORKERS_GROUP = "model-workers"
 

@@ -12,10 +12,18 @@ from dataclasses import dataclass
 import torch
 
 from qa_model.catalogue import AUDIO, AUDIO_VISUAL, TABLE2_TYPES, VISUAL
-from qa_model.data import FeatureStore, Vocabulary, admissible_logits, answer_mask, batches
-from qa_model.model import AVST
+from qa_model.data import (
+    IGNORE_INDEX,
+    FeatureStore,
+    Inputs,
+    Vocabulary,
+    admissible_logits,
+    answer_mask,
+    batches,
+)
+from qa_model.model import AnswerModel
 from qa_model.records import Record
-from qa_model.training import forward
+from qa_model.training import batch_inputs, forward
 
 _SHORT = {AUDIO: "A", VISUAL: "V", AUDIO_VISUAL: "AV"}
 _TYPE_SHORT = {
@@ -110,7 +118,7 @@ class Prediction:
 
 @torch.inference_mode()
 def predict(
-    model: AVST,
+    model: AnswerModel,
     vocabulary: Vocabulary,
     records: Sequence[Record],
     store: FeatureStore,
@@ -125,7 +133,10 @@ def predict(
     device = next(model.parameters()).device
     store.check(records)
     predictions: list[Prediction] = []
-    for batch in batches(records, vocabulary, store, batch_size=batch_size, shuffle=False):
+    inputs = batch_inputs(model, training=False)
+    for batch in batches(
+        records, vocabulary, store, batch_size=batch_size, shuffle=False, inputs=inputs
+    ):
         output = forward(model, batch.to(device), negatives=False)
         logits = admissible_logits(output.logits, batch.records, vocabulary)
         probabilities = torch.softmax(logits, dim=-1).cpu()
@@ -160,7 +171,41 @@ def _row(weights: torch.Tensor | None, row: int) -> list[float] | None:
 
 
 def evaluate(
-    model: AVST, vocabulary: Vocabulary, records: Sequence[Record], store: FeatureStore
+    model: AnswerModel, vocabulary: Vocabulary, records: Sequence[Record], store: FeatureStore
 ) -> Table2:
     predictions = predict(model, vocabulary, records, store, grounding=False)
     return table2_of(records, [p.answer for p in predictions])
+
+
+@torch.inference_mode()
+def blind_scores(
+    model: AnswerModel, vocabulary: Vocabulary, records: Sequence[Record], *, batch_size: int = 256
+) -> list[dict]:
+    """How answerable each question is without watching, by a model that reads no features
+    (question-only): the probability it gives the record's answer, or, for a record without
+    one, its leading answer's; with that answer. Among the template's admissible answers."""
+    if model.inputs != Inputs(audio=False, visual=False, pooled_visual=False, negatives=False):
+        inputs = model.inputs
+        raise ValueError(f"blind scores need a model that reads no features, not {inputs}")
+    model.eval()
+    device = next(model.parameters()).device
+    nothing = FeatureStore(".")  # read from nowhere: the model takes no features
+    scores = []
+    for batch in batches(
+        records, vocabulary, nothing, batch_size=batch_size, shuffle=False, inputs=model.inputs
+    ):
+        output = forward(model, batch.to(device), negatives=False)
+        logits = admissible_logits(output.logits, batch.records, vocabulary)
+        probabilities = torch.softmax(logits, dim=-1).cpu()
+        leading = probabilities.argmax(dim=-1)
+        for row, record in enumerate(batch.records):
+            index = vocabulary.answer_index(record.answer)
+            scored = int(leading[row]) if index == IGNORE_INDEX else index
+            scores.append(
+                {
+                    "question_id": record.question_id,
+                    "score": round(float(probabilities[row, scored]), 5),
+                    "answer": vocabulary.answers[int(leading[row])],
+                }
+            )
+    return scores

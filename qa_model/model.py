@@ -1,16 +1,20 @@
-"""AVST, the spatio-temporal grounding network of MUSIC-AVQA, and its Table 3 ablations.
+"""AVST, the spatio-temporal grounding network of MUSIC-AVQA, its Table 3 ablations, and AVST+.
 
-Follows the public reference implementation (docs/model.md). Modules only: no paths, no data.
+AVST follows the public reference implementation (docs/model.md). AVST+ (`avst_plus`) adds
+what later methods learned (docs/model.md, "AVST+"). Modules only: no paths, no data.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from qa_model.data import Inputs
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,20 @@ class AVSTConfig:
     # saturates the tanh after the visual projection and makes every patch point the same way
     # in the cosine attention; centring them keeps both informative.
     normalize_features: bool = True
+    # "avst": the paper's network; "avst_plus": question-guided selection over patches and
+    # seconds with positions in space and time, fused by a small transformer (AVSTPlus).
+    architecture: str = "avst"
+    fusion_layers: int = 2  # AVST+ only
+    patch_heads: int = 4  # AVST+ only: question/audio-guided looks at each frame
 
     def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"unknown architecture {self.architecture!r} "
+                f"(choose one of: {', '.join(ARCHITECTURES)})"
+            )
+        if self.architecture == "avst_plus" and not (self.use_audio and self.use_visual):
+            raise ValueError("AVST+ reads both audio and visual features")
         if self.spatial_grounding and not (self.use_audio and self.use_visual):
             raise ValueError("spatial grounding needs both audio and visual input")
         if self.spatial_grounding and self.visual_dim != self.hidden:
@@ -43,7 +59,10 @@ class AVSTConfig:
         return asdict(self)
 
 
-def _variant(audio: bool, visual: bool, temporal: bool, spatial: bool) -> dict[str, bool]:
+ARCHITECTURES = ("avst", "avst_plus")
+
+
+def _variant(audio: bool, visual: bool, temporal: bool, spatial: bool) -> dict[str, object]:
     return {
         "use_audio": audio,
         "use_visual": visual,
@@ -53,14 +72,30 @@ def _variant(audio: bool, visual: bool, temporal: bool, spatial: bool) -> dict[s
 
 
 # The rows of the paper's Table 3, from the question alone to the full model.
-VARIANTS: dict[str, dict[str, bool]] = {
+VARIANTS: dict[str, dict[str, object]] = {
     "question_only": _variant(False, False, False, False),
     "audio_q": _variant(True, False, False, False),
     "visual_q": _variant(False, True, False, False),
     "av_q": _variant(True, True, False, False),
     "av_q_tg": _variant(True, True, True, False),
     "avst": _variant(True, True, True, True),
+    # Not a row of Table 3: the better model, beside the faithful one.
+    "avst_plus": {**_variant(True, True, True, False), "architecture": "avst_plus"},
 }
+
+
+def model_inputs(config: AVSTConfig) -> Inputs:
+    """What a configuration reads: maps only where it grounds spatially, else the pooled
+    visual features, and non-matched maps only for the match loss."""
+    if config.architecture == "avst_plus":
+        return Inputs(audio=True, visual=True, pooled_visual=False, negatives=False)
+    spatial = config.use_visual and config.spatial_grounding
+    return Inputs(
+        audio=config.use_audio,
+        visual=spatial,
+        pooled_visual=config.use_visual and not spatial,
+        negatives=spatial,
+    )
 
 
 def variant_config(name: str, *, vocab_size: int, **overrides: object) -> AVSTConfig:
@@ -89,12 +124,22 @@ class QuestionEncoder(nn.Module):
         self.project = nn.Linear(2 * config.hidden, config.hidden)
 
     def forward(self, questions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.encode(questions, lengths)[0]
+
+    def encode(
+        self, questions: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The question vector [B, hidden] and the LSTM's output at each word [B, L, hidden]
+        (zeros past a question's end)."""
         words = torch.tanh(self.embed(questions))  # [B, L, word_dim]
         # Packing stops the LSTM at each question's own end: padding never changes the encoding.
         packed = pack_padded_sequence(words, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, (hidden, cell) = self.lstm(packed)  # [1, B, hidden] each
+        outputs, (hidden, cell) = self.lstm(packed)  # [1, B, hidden] each
         state = torch.cat([hidden[-1], cell[-1]], dim=-1)  # [B, 2*hidden]
-        return self.project(torch.tanh(state))  # [B, hidden]
+        per_word, _ = pad_packed_sequence(
+            outputs, batch_first=True, total_length=questions.shape[1]
+        )
+        return self.project(torch.tanh(state)), per_word
 
 
 class SpatialGrounding(nn.Module):
@@ -166,10 +211,72 @@ class TemporalGrounding(nn.Module):
         return attended, weights.squeeze(1)
 
 
-class AVST(nn.Module):
+class AnswerModel(nn.Module):
+    """What every answer model shares: its config, the training statistics it standardises
+    its features with (kept in the weights), and the features it reads."""
+
     def __init__(self, config: AVSTConfig) -> None:
         super().__init__()
         self.config = config
+        self.register_buffer("audio_mean", torch.zeros(config.audio_dim))
+        self.register_buffer("audio_std", torch.ones(config.audio_dim))
+        self.register_buffer("visual_mean", torch.zeros(config.visual_dim))
+        self.register_buffer("visual_std", torch.ones(config.visual_dim))
+
+    @torch.no_grad()
+    def set_feature_statistics(
+        self,
+        audio_mean: torch.Tensor,
+        audio_std: torch.Tensor,
+        visual_mean: torch.Tensor,
+        visual_std: torch.Tensor,
+    ) -> None:
+        """Per-channel statistics of the training features ([128] and [512] each)."""
+        self.audio_mean.copy_(audio_mean)
+        self.audio_std.copy_(audio_std.clamp_min(1e-3))
+        self.visual_mean.copy_(visual_mean)
+        self.visual_std.copy_(visual_std.clamp_min(1e-3))
+
+    def feature_statistics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The statistics the model standardises with (FeatureStore.standardise takes them)."""
+        buffers = (self.audio_mean, self.audio_std, self.visual_mean, self.visual_std)
+        return tuple(buffer.detach().cpu().numpy() for buffer in buffers)
+
+    @property
+    def inputs(self) -> Inputs:
+        """The features training reads (at inference, no non-matched visual inputs)."""
+        return model_inputs(self.config)
+
+    def standardised(self, features: dict[str, torch.Tensor | None]) -> dict:
+        """Raw features standardised with the training statistics (visual maps and pooled
+        visual features alike: the mean over the frame commutes with the affine map)."""
+        if not self.config.normalize_features:
+            return features
+        result = dict(features)
+        for name, value in features.items():
+            if value is None:
+                continue
+            if name == "audio":
+                result[name] = (value - self.audio_mean) / self.audio_std
+            elif name == "pooled_visual":
+                result[name] = (value - self.visual_mean) / self.visual_std
+            else:
+                shape = (-1, 1, 1)  # channels first: [..., C, H, W]
+                mean, std = self.visual_mean.view(shape), self.visual_std.view(shape)
+                result[name] = (value - mean) / std
+        return result
+
+    def _prepared(
+        self,
+        standardised: bool,
+        **features: torch.Tensor | None,
+    ) -> dict[str, torch.Tensor | None]:
+        return features if standardised else self.standardised(features)
+
+
+class AVST(AnswerModel):
+    def __init__(self, config: AVSTConfig) -> None:
+        super().__init__(config)
         hidden = config.hidden
         self.question = QuestionEncoder(config)
         if config.use_audio:
@@ -191,34 +298,6 @@ class AVST(nn.Module):
         if streams:
             self.fuse = nn.Linear(streams * hidden, hidden)
         self.answer = nn.Linear(hidden, config.answers)
-        self.register_buffer("audio_mean", torch.zeros(config.audio_dim))
-        self.register_buffer("audio_std", torch.ones(config.audio_dim))
-        self.register_buffer("visual_mean", torch.zeros(config.visual_dim))
-        self.register_buffer("visual_std", torch.ones(config.visual_dim))
-
-    @torch.no_grad()
-    def set_feature_statistics(
-        self,
-        audio_mean: torch.Tensor,
-        audio_std: torch.Tensor,
-        visual_mean: torch.Tensor,
-        visual_std: torch.Tensor,
-    ) -> None:
-        """Per-channel statistics of the training features ([128] and [512] each)."""
-        self.audio_mean.copy_(audio_mean)
-        self.audio_std.copy_(audio_std.clamp_min(1e-3))
-        self.visual_mean.copy_(visual_mean)
-        self.visual_std.copy_(visual_std.clamp_min(1e-3))
-
-    def _standardise(self, audio: torch.Tensor | None, visual: torch.Tensor | None):
-        if not self.config.normalize_features:
-            return audio, visual
-        if audio is not None:
-            audio = (audio - self.audio_mean) / self.audio_std
-        if visual is not None:
-            shape = (-1, 1, 1)  # channels first: [..., C, H, W]
-            visual = (visual - self.visual_mean.view(shape)) / self.visual_std.view(shape)
-        return audio, visual
 
     def forward(
         self,
@@ -227,11 +306,19 @@ class AVST(nn.Module):
         audio: torch.Tensor | None = None,  # [B, T, 128]
         visual: torch.Tensor | None = None,  # [B, T, 512, 14, 14]
         negative_visual: torch.Tensor | None = None,  # [B, T, 512, 14, 14]
+        pooled_visual: torch.Tensor | None = None,  # [B, T, 512]; else pooled from `visual`
+        standardised: bool = False,  # the features come standardised (FeatureStore)
     ) -> AVSTOutput:
         config = self.config
-        audio, visual = self._standardise(audio, visual)
-        if negative_visual is not None:
-            _, negative_visual = self._standardise(None, negative_visual)
+        features = self._prepared(
+            standardised,
+            audio=audio,
+            visual=visual,
+            negative_visual=negative_visual,
+            pooled_visual=pooled_visual,
+        )
+        audio, visual = features["audio"], features["visual"]
+        negative_visual, pooled_visual = features["negative_visual"], features["pooled_visual"]
         question = self.question(questions, lengths)  # [B, hidden]
         out = AVSTOutput(logits=question.new_zeros(0))
         segments: dict[str, torch.Tensor] = {}
@@ -248,8 +335,9 @@ class AVST(nn.Module):
             out.spatial_maps = maps.view(batch, count, -1)  # [B, T, HW]
             segments["visual"] = grounded.view(batch, count, -1)  # [B, T, hidden]
         elif config.use_visual:
-            pooled = visual.mean(dim=(-2, -1))  # [B, T, 512]
-            segments["visual"] = torch.tanh(self.visual(pooled))  # [B, T, hidden]
+            if pooled_visual is None:
+                pooled_visual = visual.mean(dim=(-2, -1))  # [B, T, 512]
+            segments["visual"] = torch.tanh(self.visual(pooled_visual))  # [B, T, hidden]
 
         streams = []
         for name, stream in segments.items():
@@ -265,3 +353,172 @@ class AVST(nn.Module):
             question = fused * question  # [B, hidden]
         out.logits = self.answer(torch.tanh(question))  # [B, answers]
         return out
+
+
+# --- AVST+ ---------------------------------------------------------------------------------
+
+MAX_SEGMENTS = 64  # seconds a clip may be sampled at (the default samples 10)
+
+
+def patch_positions(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """[H*W, 16] Fourier features of each patch's place in the frame (x and y in [-1, 1] at
+    four frequencies): what lets a look at the frame say *where* it looked."""
+    ys = torch.linspace(-1, 1, height, device=device)
+    xs = torch.linspace(-1, 1, width, device=device)
+    grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1).view(-1, 2)  # [HW, 2]
+    scaled = grid.unsqueeze(-1) * (torch.pi * 2.0 ** torch.arange(4, device=device))  # [HW,2,4]
+    return torch.cat([scaled.sin(), scaled.cos()], dim=-1).flatten(1)  # [HW, 16]
+
+
+POSITION_FEATURES = 16
+
+
+class PatchSelection(nn.Module):
+    """Per second: several looks at the frame, each guided by the question and the second's
+    sound. A look scores every patch by its content and by its place (so "the instrument on
+    the left" can look left), and returns what it saw and where."""
+
+    def __init__(self, config: AVSTConfig) -> None:
+        super().__init__()
+        self.heads = config.patch_heads
+        self.content_query = nn.Linear(2 * config.hidden, self.heads * config.visual_dim)
+        self.place_query = nn.Linear(2 * config.hidden, self.heads * POSITION_FEATURES)
+
+    def forward(self, guide: torch.Tensor, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # guide [N, 2*hidden] (question and sound of the second), maps [N, C, H, W]
+        count, channels, height, width = maps.shape
+        patches = maps.flatten(2).transpose(1, 2)  # [N, HW, C]
+        places = patch_positions(height, width, maps.device)  # [HW, F]
+        content = self.content_query(guide).view(count, self.heads, channels)  # [N, K, C]
+        place = self.place_query(guide).view(count, self.heads, POSITION_FEATURES)  # [N, K, F]
+        scores = torch.bmm(content, patches.transpose(1, 2)) / channels**0.5  # [N, K, HW]
+        scores = scores + place @ places.T  # [N, K, HW]
+        attention = torch.softmax(scores, dim=-1)
+        seen = torch.bmm(attention, patches)  # [N, K, C]
+        where = attention @ places  # [N, K, F]
+        looks = torch.cat([seen, where], dim=-1).flatten(1)  # [N, K*(C+F)]
+        return looks, attention.mean(dim=1)  # [N, HW] averaged over the looks
+
+
+class FusionLayer(nn.Module):
+    """A pre-norm transformer layer that also returns its attention weights."""
+
+    def __init__(self, config: AVSTConfig) -> None:
+        super().__init__()
+        hidden = config.hidden
+        self.attention = nn.MultiheadAttention(
+            hidden, config.heads, dropout=config.dropout, batch_first=True
+        )
+        self.feed_forward = nn.Sequential(
+            nn.Linear(hidden, 2 * hidden),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(2 * hidden, hidden),
+        )
+        self.norm_attention = nn.LayerNorm(hidden)
+        self.norm_feed_forward = nn.LayerNorm(hidden)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(
+        self, tokens: torch.Tensor, padding: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        normed = self.norm_attention(tokens)
+        attended, weights = self.attention(
+            normed, normed, normed, key_padding_mask=padding, need_weights=True
+        )  # weights [B, S, S], averaged over the heads
+        tokens = tokens + self.dropout(attended)
+        tokens = tokens + self.dropout(self.feed_forward(self.norm_feed_forward(tokens)))
+        return tokens, weights
+
+
+class AVSTPlus(AnswerModel):
+    """AVST with the lessons of later methods (PSTP-Net, TSPM):
+
+    - spatial: each second's frame is looked at several times, guided by the question and by
+      that second's sound, with the patches' places in the frame part of what is scored and
+      of what is returned (AVST's grounding uses the sound alone and forgets where it looked);
+    - temporal: every second carries its position in time, and a question-guided gate selects
+      the relevant seconds before fusion (AVST's attention cannot tell first from last);
+    - fusion: the question's words and the selected seconds attend to each other in a small
+      transformer, whose question token gives the answer.
+
+    Answers outside the template's kind are masked as for AVST (qa_model.data).
+    """
+
+    def __init__(self, config: AVSTConfig) -> None:
+        super().__init__(config)
+        hidden = config.hidden
+        self.question = QuestionEncoder(config)
+        self.audio = nn.Sequential(
+            nn.Linear(config.audio_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden)
+        )
+        self.patches = PatchSelection(config)
+        looks = config.patch_heads * (config.visual_dim + POSITION_FEATURES)
+        self.segment = nn.Sequential(nn.Linear(hidden + looks, hidden), nn.LayerNorm(hidden))
+        self.time = nn.Embedding(MAX_SEGMENTS, hidden)
+        self.gate = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+        self.words = nn.Linear(hidden, hidden)
+        self.kind = nn.Embedding(3, hidden)  # question vector, word, second
+        self.fusion = nn.ModuleList(FusionLayer(config) for _ in range(config.fusion_layers))
+        self.norm = nn.LayerNorm(hidden)
+        self.answer = nn.Linear(hidden, config.answers)
+
+    def forward(
+        self,
+        questions: torch.Tensor,  # [B, L]
+        lengths: torch.Tensor,  # [B]
+        audio: torch.Tensor | None = None,  # [B, T, 128]
+        visual: torch.Tensor | None = None,  # [B, T, 512, H, W]
+        negative_visual: torch.Tensor | None = None,  # unused: no match loss
+        pooled_visual: torch.Tensor | None = None,  # unused: the maps are read
+        standardised: bool = False,
+    ) -> AVSTOutput:
+        features = self._prepared(standardised, audio=audio, visual=visual)
+        audio, visual = features["audio"], features["visual"]
+        batch, count = audio.shape[:2]
+        question, words = self.question.encode(questions, lengths)  # [B, h], [B, L, h]
+        sound = self.audio(audio)  # [B, T, h]
+        guide = torch.cat([question.unsqueeze(1).expand_as(sound), sound], dim=-1)  # [B, T, 2h]
+        looks, maps = self.patches(guide.flatten(0, 1), visual.flatten(0, 1))
+        seconds = self.segment(torch.cat([sound, looks.view(batch, count, -1)], dim=-1))
+        seconds = seconds + self.time(torch.arange(count, device=seconds.device))  # [B, T, h]
+        # Question-guided selection of the relevant seconds: a gate in (0, 1) per second.
+        asked = question.unsqueeze(1).expand_as(seconds)
+        gate = torch.sigmoid(self.gate(torch.cat([asked, seconds], dim=-1))).squeeze(-1)  # [B, T]
+        seconds = seconds * gate.unsqueeze(-1)
+        tokens = torch.cat(
+            [
+                (question + self.kind.weight[0]).unsqueeze(1),
+                self.words(words) + self.kind.weight[1],
+                seconds + self.kind.weight[2],
+            ],
+            dim=1,
+        )  # [B, 1 + L + T, h]
+        positions = torch.arange(questions.shape[1], device=questions.device)
+        padding = torch.cat(
+            [
+                torch.zeros(batch, 1, dtype=torch.bool, device=questions.device),
+                positions.unsqueeze(0) >= lengths.to(questions.device).unsqueeze(1),
+                torch.zeros(batch, count, dtype=torch.bool, device=questions.device),
+            ],
+            dim=1,
+        )
+        for layer in self.fusion:
+            tokens, weights = layer(tokens, padding)
+        logits = self.answer(self.norm(tokens[:, 0]))
+        # What the question token attended to among the seconds in the last layer, shown to
+        # reviewers as the temporal weights (the seconds fuse sound and sight, so both streams
+        # show the same weights).
+        over_seconds = weights[:, 0, -count:]
+        over_seconds = over_seconds / over_seconds.sum(dim=-1, keepdim=True).clamp_min(1e-9)
+        return AVSTOutput(
+            logits=logits,
+            audio_weights=over_seconds,
+            visual_weights=over_seconds,
+            spatial_maps=maps.view(batch, count, -1),
+        )
+
+
+def build_model(config: AVSTConfig) -> AnswerModel:
+    """The network a configuration names (old checkpoints, without one, are AVST)."""
+    return AVSTPlus(config) if config.architecture == "avst_plus" else AVST(config)

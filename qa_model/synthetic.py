@@ -9,12 +9,17 @@ it sounds and pulses with its notes, so sight and sound agree.
 
 From a scene's ground truth, `scene_records` writes correct records for every template the
 scene supports, choosing slot values so that yes/no answers are balanced and a question-only
-model cannot do well. Everything follows from the seed.
+model cannot do well. Where the scenes themselves make one answer common (most scenes have no
+off-screen instrument, so "Is this sound from the instrument in the video?" is mostly "yes"),
+`balance_answers` trims each template's most common answers, per split, down to the count of
+its runner-up: no answer of a template can then be guessed from the question alone. Everything
+follows from the seed.
 """
 
 from __future__ import annotations
 
 import colorsys
+import hashlib
 import json
 import multiprocessing
 import random
@@ -498,6 +503,26 @@ def question_text(record: dict) -> str:
 # --- datasets -------------------------------------------------------------------------------
 
 
+def balance_answers(records: list[dict]) -> list[dict]:
+    """The records with no answer of a template more frequent than that template's second most
+    frequent answer (yes/no templates end exactly even). Which records go is decided by a hash
+    of their question id, so the same records always stay; the order is kept."""
+    by_template: dict[str, dict[str, list[dict]]] = {}
+    for record in records:
+        answers = by_template.setdefault(record["question_content"], {})
+        answers.setdefault(record["anser"], []).append(record)
+    kept: set[int] = set()
+    for answers in by_template.values():
+        sizes = sorted((len(group) for group in answers.values()), reverse=True)
+        cap = sizes[1] if len(sizes) > 1 else sizes[0]
+        for group in answers.values():
+            ranked = sorted(
+                group, key=lambda r: hashlib.sha256(str(r["question_id"]).encode()).digest()
+            )
+            kept.update(r["question_id"] for r in ranked[:cap])
+    return [record for record in records if record["question_id"] in kept]
+
+
 def _render_one(job: tuple[int, float, str, int]) -> None:
     seed, duration_seconds, path, fps = job
     render_scene(Scene.random(seed, duration_seconds=duration_seconds), path, fps=fps)
@@ -512,11 +537,13 @@ def synthesize(
     fps: int = 8,
     workers: int = 1,
     on_video: Callable[[str], None] | None = None,
+    balanced: bool = True,
 ) -> dict[str, int]:
     """Render `videos` scenes into out_dir/videos/ and write their records.
 
-    Writes avqa-train.json, avqa-val.json, avqa-test.json (split by video) and scenes.json
-    (the ground truth). Videos already rendered are kept. With `workers` > 1 the clips are
+    Writes avqa-train.json, avqa-val.json, avqa-test.json (split by video, each split's answers
+    balanced within each template unless `balanced` is False) and scenes.json (the ground
+    truth). Videos already rendered are kept. With `workers` > 1 the clips are
     rendered in that many processes (encoding is CPU-bound, one core per clip); the records do
     not depend on it. Returns the record count per split.
     """
@@ -552,6 +579,8 @@ def synthesize(
             _render_one(job)
             if on_video:
                 on_video(video_id)
+    if balanced:
+        by_split = {split: balance_answers(records) for split, records in by_split.items()}
     for split, records in by_split.items():
         (out / f"avqa-{split}.json").write_text(json.dumps(records, indent=1))
     (out / "scenes.json").write_text(json.dumps(scenes))

@@ -8,6 +8,7 @@ schedule, the best-validation weights kept.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import random
@@ -20,9 +21,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from qa_model.data import Batch, FeatureStore, Vocabulary, admissible_logits, batches
+from qa_model.data import Batch, FeatureStore, Inputs, Vocabulary, admissible_logits, batches
 from qa_model.files import atomic_write
-from qa_model.model import AVST, AVSTConfig, AVSTOutput, variant_config
+from qa_model.model import AnswerModel, AVSTConfig, AVSTOutput, build_model, variant_config
 from qa_model.records import DataError, Record
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class Progress:
 
 @dataclass
 class TrainResult:
-    model: AVST
+    model: AnswerModel
     vocabulary: Vocabulary
     best_epoch: int
     best_val_accuracy: float | None
@@ -79,37 +80,23 @@ def resolve_device(device: str | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def feature_statistics(
-    records: Sequence[Record], store: FeatureStore
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std of the training videos' audio and visual features."""
-    sums: dict[str, np.ndarray] = {}
-    squares: dict[str, np.ndarray] = {}
-    counts = {"audio": 0, "visual": 0}
-    for video_id in sorted({record.video_id for record in records}):
-        arrays = store[video_id]
-        for name, axes in (("audio", (0,)), ("visual", (0, 2, 3))):
-            values = arrays[name].astype(np.float64)
-            sums[name] = sums.get(name, 0) + values.sum(axis=axes)
-            squares[name] = squares.get(name, 0) + (values**2).sum(axis=axes)
-            counts[name] += values.size // values.shape[1]
-    statistics = []
-    for name in ("audio", "visual"):
-        mean = sums[name] / counts[name]
-        std = np.sqrt(np.maximum(squares[name] / counts[name] - mean**2, 0.0))
-        statistics += [torch.from_numpy(mean).float(), torch.from_numpy(std).float()]
-    return tuple(statistics)
-
-
-def forward(model: AVST, batch: Batch, *, negatives: bool) -> AVSTOutput:
-    config = model.config
+def forward(model: AnswerModel, batch: Batch, *, negatives: bool) -> AVSTOutput:
+    """The model on a batch (made with `batch_inputs(model, …)`)."""
     return model(
         batch.questions,
         batch.lengths,
-        audio=batch.audio if config.use_audio else None,
-        visual=batch.visual if config.use_visual else None,
-        negative_visual=batch.negative_visual if negatives and config.spatial_grounding else None,
+        audio=batch.audio,
+        visual=batch.visual,
+        pooled_visual=batch.pooled_visual,
+        negative_visual=batch.negative_visual if negatives else None,
+        standardised=batch.standardised,
     )
+
+
+def batch_inputs(model: AnswerModel, *, training: bool) -> Inputs:
+    """The features to put in a model's batches: non-matched maps only when training."""
+    inputs = model.inputs
+    return inputs if training else dataclasses.replace(inputs, negatives=False)
 
 
 def match_loss(output: AVSTOutput) -> torch.Tensor:
@@ -146,9 +133,14 @@ def train(
     model_config = variant_config(
         variant, vocab_size=len(vocabulary.words), **(model_overrides or {})
     )
-    model = AVST(model_config)
+    model = build_model(model_config)
     if model_config.normalize_features:
-        model.set_feature_statistics(*feature_statistics(train_records, store))
+        statistics = store.statistics(r.video_id for r in train_records)
+        model.set_feature_statistics(*(torch.from_numpy(s) for s in statistics))
+        # Once per video here rather than at every step (a third of a step on a GPU).
+        store.standardise(model.feature_statistics())
+    else:
+        store.standardise(None)
     model.to(device)
     store.hold_on(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
@@ -207,7 +199,7 @@ def train(
 
 
 def _epoch(
-    model: AVST,
+    model: AnswerModel,
     optimizer: torch.optim.Optimizer,
     records: Sequence[Record],
     vocabulary: Vocabulary,
@@ -222,9 +214,14 @@ def _epoch(
     total, count = 0.0, 0
     grounding = model.config.spatial_grounding
     for batch in batches(
-        records, vocabulary, store, batch_size=config.batch_size, shuffle=True,
+        records,
+        vocabulary,
+        store,
+        batch_size=config.batch_size,
+        shuffle=True,
         seed=config.seed * 1000 + epoch,
-    ):  # fmt: skip
+        inputs=batch_inputs(model, training=True),
+    ):
         batch = batch.to(device)
         output = forward(model, batch, negatives=grounding)
         if qa:
@@ -246,7 +243,7 @@ def _epoch(
 
 @torch.inference_mode()
 def accuracy_of(
-    model: AVST,
+    model: AnswerModel,
     vocabulary: Vocabulary,
     records: Sequence[Record],
     store: FeatureStore,
@@ -256,7 +253,10 @@ def accuracy_of(
     model.eval()
     device = next(model.parameters()).device
     correct = 0
-    for batch in batches(records, vocabulary, store, batch_size=batch_size, shuffle=False):
+    inputs = batch_inputs(model, training=False)
+    for batch in batches(
+        records, vocabulary, store, batch_size=batch_size, shuffle=False, inputs=inputs
+    ):
         batch = batch.to(device)
         # Among the answers each template admits, as the predictions are.
         logits = admissible_logits(
@@ -270,7 +270,11 @@ def accuracy_of(
 
 
 def save_checkpoint(
-    path: str | os.PathLike, model: AVST, vocabulary: Vocabulary, *, extra: dict | None = None
+    path: str | os.PathLike,
+    model: AnswerModel,
+    vocabulary: Vocabulary,
+    *,
+    extra: dict | None = None,
 ) -> Path:
     """Config, vocabularies and weights in one file (written atomically): it loads alone."""
     path = Path(path)
@@ -289,7 +293,7 @@ def save_checkpoint(
 
 def load_checkpoint(
     path: str | os.PathLike, device: str | torch.device | None = None
-) -> tuple[AVST, Vocabulary, dict]:
+) -> tuple[AnswerModel, Vocabulary, dict]:
     path = Path(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -299,7 +303,7 @@ def load_checkpoint(
         raise DataError(f"{path}: not a readable checkpoint ({error})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise DataError(f"{path}: not an AVST checkpoint")
-    model = AVST(AVSTConfig(**payload["config"]))
+    model = build_model(AVSTConfig(**payload["config"]))
     model.load_state_dict(payload["state_dict"])
     model.to(resolve_device(str(device) if device else None)).eval()
     vocabulary = Vocabulary(tuple(payload["words"]), tuple(payload["answers"]))

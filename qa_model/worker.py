@@ -18,13 +18,14 @@ from pathlib import Path
 import requests
 
 from qa_model.data import FeatureStore
-from qa_model.evaluation import Prediction, evaluate, format_table2, predict
+from qa_model.evaluation import Prediction, blind_scores, evaluate, format_table2, predict
 from qa_model.features import FeatureExtractor, feature_path
 from qa_model.files import atomic_write
 from qa_model.records import SPLITS, Record, parse_records
 from qa_model.training import (
     Progress,
     TrainConfig,
+    TrainResult,
     load_checkpoint,
     resolve_device,
     save_checkpoint,
@@ -47,7 +48,12 @@ class WorkerConfig:
     api_url: str
     token: str
     work_dir: Path
-    variant: str = "avst"
+    # The variants a run trains; the one best on the validation split becomes the version
+    # (the first listed when there is no validation split yet).
+    variants: tuple[str, ...] = ("avst",)
+    # Trained beside them on the same split, for "answerable without watching" scores and the
+    # version's baseline table; empty: none.
+    baseline: str = "question_only"
     train: TrainConfig = field(default_factory=TrainConfig)
     min_pairs: int = 20
     visual_weights: str | None = None
@@ -133,6 +139,17 @@ class ApiClient:
             for chunk in response.iter_content(1 << 20):
                 out.write(chunk)
         return target
+
+    def post_blind_scores(self, version_id: int, items: Sequence[dict]) -> dict[str, int]:
+        totals = {"stored": 0, "skipped": 0}
+        for start in range(0, len(items), PREDICTIONS_PER_POST):
+            chunk = list(items[start : start + PREDICTIONS_PER_POST])
+            answer = self._request(
+                "POST", f"versions/{version_id}/blind-scores/", json={"scores": chunk}
+            ).json()
+            for key in totals:
+                totals[key] += answer[key]
+        return totals
 
     def predictions_done(self, version_id: int) -> int:
         return self._request("POST", f"versions/{version_id}/predictions/done/").json()[
@@ -290,16 +307,28 @@ def train_job(client: ApiClient, config: WorkerConfig, run_id: int) -> dict:
         notes = []
         if not splits["val"]:
             notes.append("No validation videos yet: the last epoch was kept.")
-        result = train(
-            splits["train"], splits["val"], store,
-            variant=config.variant, config=config.train, on_progress=reporter,
-        )  # fmt: skip
+        variant, result, chosen = _train_variants(splits, store, config, reporter)
+        if chosen:
+            notes.append(chosen)
+        baseline = None
+        if config.baseline:
+            reporter.stage(f"baseline {config.baseline}")
+            baseline = train(
+                splits["train"], splits["val"], store, variant=config.baseline, config=config.train
+            )
         metrics: dict = {}
+        baselines: dict = {}
         if splits["test"]:
             reporter.stage("evaluation")
             table = evaluate(result.model, result.vocabulary, splits["test"], store)
             metrics = table.to_json()
-            logger.info("run %s on the test split:\n%s", run_id, format_table2({"AVST": table}))
+            rows = {variant: table}
+            if baseline is not None:
+                rows[config.baseline] = evaluate(
+                    baseline.model, baseline.vocabulary, splits["test"], store
+                )
+                baselines[config.baseline] = rows[config.baseline].to_json()
+            logger.info("run %s on the test split:\n%s", run_id, format_table2(rows))
             uncovered = _uncovered_types(splits["train"], splits["test"])
             if uncovered:
                 notes.append(f"No test examples of: {', '.join(uncovered)}.")
@@ -316,7 +345,9 @@ def train_job(client: ApiClient, config: WorkerConfig, run_id: int) -> dict:
                 "dataset_hash": dataset["hash"],
                 "dataset_counts": dataset["counts"],
                 "config": {
-                    "variant": config.variant,
+                    "variant": variant,
+                    "variants": list(config.variants),
+                    "baseline": config.baseline,
                     "train": asdict(config.train),
                     "model": result.model.config.to_json(),
                 },
@@ -325,6 +356,7 @@ def train_job(client: ApiClient, config: WorkerConfig, run_id: int) -> dict:
                 "best_epoch": result.best_epoch,
                 "best_val_accuracy": result.best_val_accuracy,
                 "metrics": metrics,
+                "baselines": baselines,
                 "notes": " ".join(notes),
             },
             checkpoint,
@@ -339,17 +371,58 @@ def train_job(client: ApiClient, config: WorkerConfig, run_id: int) -> dict:
     finally:
         (config.work_dir / f"run-{run_id}.pt").unlink(missing_ok=True)
     outcome = {"run": run_id, "claimed": True, "version": answer["version"]}
+    # The version stands whatever happens next: its predictions are sent again by beat
+    # (predictions-check), its scores by the next retrain.
+    live = None
     try:
-        outcome.update(predict_live(client, features, result, answer["version"]))
-    except Exception as error:  # the version stands; its predictions can be posted again
+        live = parse_records(client.live_questions(), source="live questions", labelled=False)
+        outcome.update(predict_live(client, features, result, answer["version"], live))
+    except Exception as error:
         logger.exception("predictions of version %s failed", answer["version"])
         outcome["predictions_failed"] = str(error)
+    if baseline is not None and live:
+        try:
+            scores = blind_scores(baseline.model, baseline.vocabulary, live)
+            outcome["blind_scores"] = client.post_blind_scores(answer["version"], scores)
+        except Exception as error:
+            logger.exception("blind scores of version %s failed", answer["version"])
+            outcome["blind_scores_failed"] = str(error)
     return outcome
 
 
-def predict_live(client: ApiClient, features: Features, result, version_id: int) -> dict:
+def _train_variants(
+    splits: dict[str, list[Record]], store: FeatureStore, config: WorkerConfig, reporter
+) -> tuple[str, TrainResult, str]:
+    """Train each configured variant; return the best on the validation split (the first
+    when there is none), its result, and a note saying which was kept and why."""
+    results: dict[str, TrainResult] = {}
+    for variant in config.variants:
+        if len(config.variants) > 1:
+            reporter.stage(f"training {variant}")
+        results[variant] = train(
+            splits["train"],
+            splits["val"],
+            store,
+            variant=variant,
+            config=config.train,
+            on_progress=reporter,
+        )
+    if len(results) == 1:
+        variant = next(iter(results))
+        return variant, results[variant], ""
+    scored = {v: r.best_val_accuracy for v, r in results.items() if r.best_val_accuracy is not None}
+    if not scored:
+        variant = config.variants[0]
+        return variant, results[variant], f"Kept {variant}: no validation split to compare by."
+    variant = max(scored, key=lambda v: (scored[v], -config.variants.index(v)))
+    compared = ", ".join(f"{v} {100 * a:.1f} %" for v, a in scored.items())
+    return variant, results[variant], f"Kept {variant}, best on validation ({compared})."
+
+
+def predict_live(
+    client: ApiClient, features: Features, result, version_id: int, live: list[Record]
+) -> dict:
     """The new version's predictions for every live question, posted back."""
-    live = parse_records(client.live_questions(), source="live questions", labelled=False)
     if not live:
         return {"stored": 0, "unchanged": 0}
     store = features.ensure(r.video_id for r in live)

@@ -59,6 +59,11 @@ urlpatterns = [
         worker.VersionCheckpoint.as_view(),
         name="api-worker-checkpoint",
     ),
+    path(
+        "worker/versions/<int:pk>/blind-scores/",
+        worker.BlindScores.as_view(),
+        name="api-worker-blind-scores",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file, so the docs page needs no
     # inline script under the content-security policy (config/csp.py).

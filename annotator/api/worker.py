@@ -144,6 +144,7 @@ class ResultSerializer(serializers.Serializer):
     best_epoch = serializers.IntegerField(min_value=0, max_value=COUNT_MAX)
     best_val_accuracy = serializers.FloatField(allow_null=True, min_value=0, max_value=1)
     metrics = serializers.DictField()
+    baselines = serializers.DictField(required=False, default=dict)
     notes = serializers.CharField(allow_blank=True, max_length=4000)
 
 
@@ -299,3 +300,32 @@ class PredictionsDone(WorkerView):
     def post(self, request: Request, pk: int) -> Response:
         version = get_object_or_404(ModelVersion, pk=pk)
         return Response({"version": version.pk, "unpredicted": modelloop.predictions_done(version)})
+
+
+# --- answerable without watching -----------------------------------------------------------
+
+
+class BlindScoreSerializer(serializers.Serializer):
+    question_id = serializers.IntegerField(min_value=1, max_value=ID_MAX)
+    score = serializers.FloatField(min_value=0, max_value=1)
+    answer = serializers.ChoiceField(choices=catalogue.ANSWERS)
+
+
+class BlindScoresSerializer(serializers.Serializer):
+    scores = BlindScoreSerializer(many=True, max_length=5000)
+
+
+class BlindScores(WorkerView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=BlindScoresSerializer,
+        responses={200: dict, 400: REFUSAL, 404: REFUSAL, 409: REFUSAL},
+        summary="Store the question-only model's scores (answerable without watching)",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        version = get_object_or_404(ModelVersion, pk=pk)
+        items = _valid(BlindScoresSerializer, request.data)["scores"]
+        if len({item["question_id"] for item in items}) != len(items):
+            raise errors.PredictionsInvalid(errors.PREDICTIONS_DUPLICATE)
+        return Response(modelloop.blind_scores_store(version, items))

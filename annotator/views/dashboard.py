@@ -1,21 +1,19 @@
 """The staff dashboard: progress over time, coverage of the templates and types against the
-released dataset, answer priors per template, and who is doing the work."""
+released dataset, answer balance and blind-answerability per template, and who is doing the
+work."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from annotator import charts, selectors
+from annotator import balance, charts, selectors
 from annotator.models import LIVE_STATUSES, Question, QuestionStatus, Video
 from annotator.views.review import QUEUES, reviewer_required
 from qa_model.catalogue import TABLE2_TYPES
-
-# A template whose top answer takes more than this share of at least this many pairs is flagged.
-PRIOR_WARNING = 0.7
-PRIOR_MIN_PAIRS = 10
 
 
 def _type_coverage(coverage: list) -> list[tuple[str, float, float]]:
@@ -34,9 +32,7 @@ def _type_coverage(coverage: list) -> list[tuple[str, float, float]]:
 def dashboard(request: HttpRequest) -> HttpResponse:
     days, asked, accepted = selectors.daily_totals()
     coverage = selectors.template_coverage()
-    priors = selectors.answer_priors()
-    for prior in priors:
-        prior["flagged"] = prior["total"] >= PRIOR_MIN_PAIRS and prior["top_share"] > PRIOR_WARNING
+    balances = [row for row in balance.template_balance() if row.pairs]
     people = selectors.throughput()
     totals = Question.objects.aggregate(
         live=Count("id", filter=Q(status__in=LIVE_STATUSES)),
@@ -54,7 +50,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "template_chart": charts.bar_chart(
             [(f"{t.pk}. {t.text[:28]}", share, ref) for t, _, share, ref in coverage]
         ),
-        "priors": priors, "prior_warning": PRIOR_WARNING, "prior_min_pairs": PRIOR_MIN_PAIRS,
+        "balances": balances, "skew_warning": balance.SKEW_WARNING,
+        "balance_min_pairs": balance.BALANCE_MIN_PAIRS,
+        "blind_score_warning": settings.BLIND_SCORE_WARNING,
         "throughput_chart": charts.bar_chart(
             [(name, q + v, None) for name, q, v in people[:25]], percent=False
         ) if people else "",

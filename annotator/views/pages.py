@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotator import errors, selectors, services
+from annotator import balance, errors, selectors, services
 from annotator.models import Question, WatchSession
 from annotator.throttling import work_rate_limited
 from qa_model import catalogue
@@ -96,6 +96,10 @@ def _player(session: WatchSession | None) -> dict:
 # --- Ask -----------------------------------------------------------------------------------
 
 
+# The Ask page lists up to this many of the most needed templates first, in their own group.
+NEEDED_FIRST = 5
+
+
 def _ask_context(
     request: HttpRequest, session: WatchSession | None, chosen: dict | None = None
 ) -> dict:
@@ -103,7 +107,16 @@ def _ask_context(
     if session is None:
         return {}
     chosen = chosen or {}
+    needs = balance.template_needs()
     templates = list(selectors.templates_open_for(request.user, session.video))
+    # Most needed first, in a group of their own: under-asked templates, and those whose
+    # answers are skewed or that a question-only model answers without watching. The others
+    # follow by modality, in catalogue order.
+    by_need = sorted(
+        (t for t in templates if t.pk in needs and needs[t.pk].need > 0),
+        key=lambda t: needs[t.pk].rank,
+    )
+    needed = by_need[:NEEDED_FIRST]
     template = next((t for t in templates if t.pk == _int(chosen.get("template"))), None)
     slots = []
     if template is not None:
@@ -118,8 +131,10 @@ def _ask_context(
     return {
         **_player(session),
         "video": session.video,
-        "templates": templates,
+        "needed": needed,
+        "templates": [t for t in templates if t not in needed],
         "template": template,
+        "need": needs.get(template.pk) if template else None,
         "slots": slots,
         "preview": preview,
     }

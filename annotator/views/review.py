@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from PIL import Image
 
-from annotator import charts, errors, selectors, services
+from annotator import balance, charts, errors, selectors, services
 from annotator.models import ModelVersion, Prediction, TrainingRun, Video
 from qa_model.decode import DEFAULT_SECONDS, FeatureError, decode_frames
 
@@ -27,6 +27,7 @@ QUEUES = {
     "disagreements": "Model disagrees with the crowd",
     "suggestions": "Open, with the model's suggestion",
     "disputed": "Disputed",
+    "blind": "Answerable without watching",
 }
 
 
@@ -49,6 +50,8 @@ def review_queue(request: HttpRequest, queue: str = "disagreements") -> HttpResp
     version = selectors.model_version_active()
     if queue == "disputed":
         items = selectors.review_disputed()
+    elif queue == "blind":
+        items = balance.blind_answerable()
     elif version is None:
         items = Prediction.objects.none()
     elif queue == "disagreements":
@@ -61,6 +64,7 @@ def review_queue(request: HttpRequest, queue: str = "disagreements") -> HttpResp
     return render(request, "annotator/review/queue.html", {
         "queue": queue, "queues": QUEUES, "page": page, "version": version,
         "min_confidence": settings.REVIEW_MIN_CONFIDENCE,
+        "blind_score_warning": settings.BLIND_SCORE_WARNING,
     })  # fmt: skip
 
 
@@ -163,8 +167,19 @@ def _accuracy_chart(versions: list[ModelVersion]) -> str:
 def review_model(request: HttpRequest) -> HttpResponse:
     versions = list(ModelVersion.objects.select_related("run").order_by("number"))
     columns = [name for name in (versions[-1].metrics.get("columns") or {})] if versions else []
+
+    def cells(metrics: dict) -> list:
+        return [(metrics.get("columns") or {}).get(column) for column in columns]
+
+    # Each version's baselines (question-only, trained on the same split in the same run)
+    # under it: what the model adds to the question alone.
     rows = [
-        {"version": v, "cells": [(v.metrics.get("columns") or {}).get(c) for c in columns]}
+        {
+            "version": v,
+            "variant": v.config.get("variant", ""),
+            "cells": cells(v.metrics),
+            "baselines": [(name, cells(table)) for name, table in v.baselines.items()],
+        }
         for v in reversed(versions)
     ]
     return render(request, "annotator/review/model.html", {

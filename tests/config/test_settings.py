@@ -132,3 +132,21 @@ def test_the_gpu_worker_starts_without_django_settings(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_the_gpu_worker_reads_its_variants_and_refuses_unknown_ones(monkeypatch):
+    from config.gpu_worker import worker_config
+
+    monkeypatch.setenv("AVQA_API_TOKEN", "t")
+    monkeypatch.setenv("TRAIN_VARIANTS", "avst_plus, avst")
+    monkeypatch.setenv("TRAIN_BASELINE", "none")
+    config = worker_config()
+    assert config.variants == ("avst_plus", "avst") and config.baseline == ""
+    monkeypatch.delenv("TRAIN_VARIANTS")
+    monkeypatch.delenv("TRAIN_BASELINE")
+    monkeypatch.setenv("TRAIN_VARIANT", "av_q")  # the older, single-variant name still works
+    config = worker_config()
+    assert config.variants == ("av_q",) and config.baseline == "question_only"
+    monkeypatch.setenv("TRAIN_VARIANTS", "avst,transformer")
+    with pytest.raises(RuntimeError, match=r"unknown variant.*transformer"):
+        worker_config()

@@ -11,7 +11,7 @@ import torch
 from qa_model import data
 from qa_model.data import FeatureStore, Vocabulary, make_batch
 from qa_model.records import DataError, load_records, parse_records
-from tests.qa_model.conftest import record, tiny_features
+from tests.qa_model.conftest import TINY, record, tiny_features
 
 REAL_VAL = Path(__file__).resolve().parent.parent / "fixtures" / "avqa-val.json"
 
@@ -112,3 +112,66 @@ def test_features_held_on_the_gpu_give_the_same_batches(tiny_set):
     assert held.visual.is_cuda and held.visual.dtype == torch.float32
     for name in ("audio", "visual", "negative_visual"):
         assert torch.equal(getattr(held, name).cpu(), getattr(on_cpu, name))
+
+
+def test_a_batch_converts_only_the_features_its_model_reads(tiny_set):
+    from qa_model.model import build_model, variant_config
+    from qa_model.training import batch_inputs
+
+    train, _, features = tiny_set
+    store = FeatureStore(features)
+    vocabulary = Vocabulary.build(train)
+    present = {}
+    for variant in ("question_only", "audio_q", "av_q", "avst"):
+        model = build_model(variant_config(variant, vocab_size=len(vocabulary.words), **TINY))
+        batch = make_batch(
+            train[:4], vocabulary, store, random.Random(0), batch_inputs(model, training=True)
+        )
+        present[variant] = {
+            name
+            for name in ("audio", "visual", "pooled_visual", "negative_visual")
+            if getattr(batch, name) is not None
+        }
+    assert present == {
+        "question_only": set(),
+        "audio_q": {"audio"},
+        "av_q": {"audio", "pooled_visual"},
+        "avst": {"audio", "visual", "negative_visual"},
+    }
+    only_pooled = data.Inputs(audio=False, visual=False, pooled_visual=True, negatives=False)
+    pooled = make_batch(train[:1], vocabulary, store, random.Random(0), only_pooled)
+    own = store[train[0].video_id]["visual"].astype("float32").mean(axis=(2, 3))
+    assert torch.allclose(pooled.pooled_visual[0], torch.from_numpy(own), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["av_q", "avst"])
+def test_a_standardised_store_gives_the_answers_of_raw_features(tiny_set, variant):
+    """Standardising once in the store, instead of in every forward pass, changes nothing
+    but float16 rounding."""
+    from qa_model.model import build_model, variant_config
+    from qa_model.training import batch_inputs, forward
+
+    train, _, features = tiny_set
+    store = FeatureStore(features)
+    vocabulary = Vocabulary.build(train)
+    torch.manual_seed(0)
+    model = build_model(variant_config(variant, vocab_size=len(vocabulary.words), **TINY)).eval()
+    raw_moments = store.statistics(r.video_id for r in train)
+    model.set_feature_statistics(*(torch.from_numpy(s) for s in raw_moments))
+    inputs = batch_inputs(model, training=False)
+    raw = make_batch(train[:8], vocabulary, store, random.Random(1), inputs)
+    store.standardise(model.feature_statistics())
+    standardised = make_batch(train[:8], vocabulary, store, random.Random(1), inputs)
+    assert not raw.standardised and standardised.standardised
+    with torch.no_grad():
+        expected = forward(model, raw, negatives=False).logits
+        got = forward(model, standardised, negatives=False).logits
+    assert torch.allclose(expected, got, atol=2e-2)
+    # The statistics are still those of the raw features, and asking again is free.
+    assert all(
+        (a == b).all()
+        for a, b in zip(store.statistics(r.video_id for r in train), raw_moments, strict=True)
+    )
+    store.standardise(model.feature_statistics())
+    store.standardise(None)
+    assert not make_batch(train[:8], vocabulary, store, random.Random(1), inputs).standardised

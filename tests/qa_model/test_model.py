@@ -1,11 +1,11 @@
-"""AVST and its ablations: shapes, masking, grounding weights, which inputs each variant uses."""
+"""AVST, its ablations and AVST+: shapes, masking, grounding weights, which inputs each uses."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from qa_model.model import AVST, AVSTConfig, variant_config
+from qa_model.model import AnswerModel, AVSTConfig, AVSTPlus, build_model, variant_config
 from tests.qa_model.conftest import TINY
 
 B, T, L = 3, 10, 6
@@ -22,13 +22,13 @@ def inputs(seed=0):
     }
 
 
-def model_for(variant: str) -> AVST:
+def model_for(variant: str) -> AnswerModel:
     torch.manual_seed(0)
-    return AVST(variant_config(variant, vocab_size=20, **TINY)).eval()
+    return build_model(variant_config(variant, vocab_size=20, **TINY)).eval()
 
 
 @pytest.mark.parametrize(
-    "variant", ["question_only", "audio_q", "visual_q", "av_q", "av_q_tg", "avst"]
+    "variant", ["question_only", "audio_q", "visual_q", "av_q", "av_q_tg", "avst", "avst_plus"]
 )
 def test_every_variant_answers_with_42_logits(variant):
     output = model_for(variant)(**inputs())
@@ -51,8 +51,9 @@ def test_grounding_weights_sum_to_one():
     assert (output.spatial_maps >= 0).all()
 
 
-def test_padding_does_not_change_the_answer():
-    model = model_for("avst")
+@pytest.mark.parametrize("variant", ["avst", "avst_plus"])
+def test_padding_does_not_change_the_answer(variant):
+    model = model_for(variant)
     batch = inputs()
     padded = dict(
         batch, questions=torch.cat([batch["questions"], torch.zeros(B, 5, dtype=torch.long)], 1)
@@ -89,3 +90,45 @@ def test_spatial_grounding_needs_both_modalities():
 def test_an_unknown_variant_is_refused():
     with pytest.raises(ValueError, match="unknown variant 'everything'"):
         variant_config("everything", vocab_size=10)
+
+
+def test_avst_plus_is_its_own_network_and_returns_grounding_weights():
+    model = model_for("avst_plus")
+    assert isinstance(model, AVSTPlus)
+    output = model(**inputs())
+    assert output.audio_weights.shape == output.visual_weights.shape == (B, T)
+    assert torch.allclose(output.visual_weights.sum(-1), torch.ones(B), atol=1e-5)
+    assert output.spatial_maps.shape == (B, T, 16)
+    assert torch.allclose(output.spatial_maps.sum(-1), torch.ones(B, T), atol=1e-5)
+    assert output.match_positive is None  # no match loss: nothing to pre-train
+
+
+def test_avst_plus_knows_the_order_of_the_seconds_and_avst_does_not():
+    """Temporal questions ("which instrument sounds first?") need the order of the seconds:
+    AVST's attention and means are blind to it, AVST+ carries each second's position."""
+    batch = inputs()
+    reversed_time = dict(
+        batch, **{name: batch[name].flip(1) for name in ("audio", "visual", "negative_visual")}
+    )
+    avst, plus = model_for("avst"), model_for("avst_plus")
+    assert torch.allclose(avst(**batch).logits, avst(**reversed_time).logits, atol=1e-5)
+    assert not torch.allclose(plus(**batch).logits, plus(**reversed_time).logits, atol=1e-5)
+
+
+def test_avst_plus_knows_where_in_the_frame_it_looked():
+    """The same content moved to the other side of the frame changes AVST+'s answer (location
+    questions), while AVST's sound-guided pooling forgets where the patches were."""
+    batch = inputs()
+    mirrored = dict(batch, **{name: batch[name].flip(-1) for name in ("visual", "negative_visual")})
+    avst, plus = model_for("avst"), model_for("avst_plus")
+    assert torch.allclose(avst(**batch).logits, avst(**mirrored).logits, atol=1e-5)
+    assert not torch.allclose(plus(**batch).logits, plus(**mirrored).logits, atol=1e-5)
+
+
+def test_an_unknown_architecture_is_refused():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        AVSTConfig(vocab_size=10, architecture="transformer-xl")
+    with pytest.raises(ValueError, match="reads both audio and visual"):
+        AVSTConfig(
+            vocab_size=10, architecture="avst_plus", use_audio=False, spatial_grounding=False
+        )

@@ -15,6 +15,7 @@ from qa_model import catalogue, media
 from qa_model.synthetic import (
     Player,
     Scene,
+    balance_answers,
     render_audio,
     render_frames,
     render_scene,
@@ -132,6 +133,29 @@ def test_scenes_cover_every_template_and_balance_yes_and_no():
                 yes_no[record["anser"]] += 1
     assert used == set(catalogue.TEMPLATES_BY_TEXT)
     assert 0.4 < yes_no["yes"] / sum(yes_no.values()) < 0.6
+
+
+def test_balanced_answers_leave_nothing_to_guess_from_the_question():
+    """Most scenes have no off-screen instrument, so "Is this sound from the instrument in
+    the video?" is "yes" four times in five; balanced, no answer of a template outnumbers its
+    runner-up, so a question-only model is at chance on yes/no templates."""
+    records = [
+        r for seed in range(300) for r in scene_records(Scene.random(seed), f"v{seed}", seed * 100)
+    ]
+    kept = balance_answers(records)
+    assert 0.6 * len(records) < len(kept) < len(records)
+    assert kept == [r for r in records if r in kept], "the order is kept"
+    by_template = {}
+    for record in kept:
+        by_template.setdefault(record["question_content"], Counter())[record["anser"]] += 1
+    assert set(by_template) == set(catalogue.TEMPLATES_BY_TEXT)
+    for template, answers in by_template.items():
+        if len(answers) > 1:
+            first, second = (n for _, n in answers.most_common(2))
+            assert first == second, template
+    visible = by_template["Is this sound from the instrument in the video?"]
+    assert visible["yes"] == visible["no"]
+    assert balance_answers(records) == kept, "the same records are kept every time"
 
 
 def test_a_scene_is_determined_by_its_seed():

@@ -8,7 +8,14 @@ import torch
 from qa_model.data import FeatureStore, batches
 from qa_model.evaluation import evaluate, format_table2, predict, table2_of
 from qa_model.records import DataError
-from qa_model.training import TrainConfig, forward, load_checkpoint, save_checkpoint, train
+from qa_model.training import (
+    TrainConfig,
+    batch_inputs,
+    forward,
+    load_checkpoint,
+    save_checkpoint,
+    train,
+)
 from tests.qa_model.conftest import TINY
 
 FAST = TrainConfig(epochs=3, grounding_epochs=2, batch_size=8, learning_rate=1e-3, seed=3)
@@ -82,11 +89,12 @@ def test_training_is_deterministic_for_a_seed(tiny_set):
     assert [p.loss for p in runs[0]] == [p.loss for p in runs[1]]
 
 
-def test_a_checkpoint_loads_alone_and_answers_identically(tiny_set, tmp_path):
+@pytest.mark.parametrize("variant", ["avst", "avst_plus"])
+def test_a_checkpoint_loads_alone_and_answers_identically(tiny_set, tmp_path, variant):
     train_records, val_records, features = tiny_set
     store = FeatureStore(features)
     result = train(
-        train_records, val_records, store, variant="avst", config=FAST, model_overrides=TINY
+        train_records, val_records, store, variant=variant, config=FAST, model_overrides=TINY
     )
     path = save_checkpoint(
         tmp_path / "models" / "model.pt", result.model, result.vocabulary, extra={"variant": "avst"}
@@ -98,11 +106,14 @@ def test_a_checkpoint_loads_alone_and_answers_identically(tiny_set, tmp_path):
     assert vocabulary == result.vocabulary
     assert model.config == result.model.config
     result.model.eval()
-    batch = next(batches(val_records, vocabulary, store, batch_size=8, shuffle=False))
+    inputs = batch_inputs(model, training=False)
+    batch = next(
+        batches(val_records, vocabulary, store, batch_size=8, shuffle=False, inputs=inputs)
+    )
     batch = batch.to(device)
     with torch.inference_mode():
-        assert torch.equal(forward(model, batch, negatives=False).logits,
-                           forward(result.model, batch, negatives=False).logits)  # fmt: skip
+        loaded = forward(model, batch, negatives=False).logits
+        assert torch.equal(loaded, forward(result.model, batch, negatives=False).logits)
     assert list(path.parent.iterdir()) == [path], "no temporary file left behind"
 
 
@@ -216,12 +227,12 @@ def test_question_only_predictions_have_no_grounding(tiny_set):
 def test_feature_statistics_are_those_of_the_training_videos(tiny_set):
     import numpy as np
 
-    from qa_model.training import feature_statistics
-
     train_records, _, features = tiny_set
     store = FeatureStore(features)
-    audio_mean, audio_std, visual_mean, visual_std = feature_statistics(train_records, store)
     videos = sorted({r.video_id for r in train_records})
+    store.standardise(store.statistics(videos))  # the raw sums are kept: same answer after
+    audio_mean, audio_std, visual_mean, visual_std = store.statistics(videos)
+    store.standardise(None)
     audio = np.concatenate([store[v]["audio"] for v in videos]).astype(np.float64)
     visual = np.concatenate([store[v]["visual"] for v in videos]).astype(np.float64)
     assert np.allclose(audio_mean, audio.mean(0), atol=1e-5)

@@ -10,9 +10,11 @@ import pytest
 from annotator import accounts, modelloop, services
 from annotator.export import split_of
 from annotator.models import (
+    LIVE_STATUSES,
     FeatureStatus,
     ModelVersion,
     Prediction,
+    Question,
     QuestionStatus,
     QuestionTemplate,
     RunStatus,
@@ -102,12 +104,22 @@ def test_a_run_trains_records_a_version_and_posts_predictions(collection, worker
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.progress["stage"] == "done"
     version = ModelVersion.objects.get(run=run)
-    assert outcome == {"run": run.pk, "claimed": True, "version": version.pk,
-                       "stored": 10, "unchanged": 0}  # fmt: skip
+    assert outcome == {
+        "run": run.pk,
+        "claimed": True,
+        "version": version.pk,
+        "stored": 10,
+        "unchanged": 0,
+        "blind_scores": {"stored": 10, "skipped": 0},
+    }
     assert version.is_active and version.number == 1
     assert version.dataset_counts["train"]["pairs"] == 5
     assert version.dataset_counts["test"]["pairs"] == 3
     assert version.metrics["counts"] and "All" in version.metrics["columns"]
+    # The question-only baseline, trained on the same split, scored on the same test split.
+    assert set(version.baselines) == {"question_only"}
+    assert "All" in version.baselines["question_only"]["columns"]
+    assert version.config["variant"] == "avst" and version.config["baseline"] == "question_only"
     assert "No validation videos yet" in version.notes
     assert "No test examples of: Audio/Comparative." in version.notes
     model, _, extra = load_checkpoint(version.checkpoint.path)
@@ -118,6 +130,14 @@ def test_a_run_trains_records_a_version_and_posts_predictions(collection, worker
     open_one = Prediction.objects.filter(question__status=QuestionStatus.OPEN).first()
     assert len(open_one.visual_weights) == 10 and len(open_one.spatial_maps["segments"]) == 3
     assert not list(config.work_dir.glob("run-*.pt"))  # the upload is the only copy kept
+
+    # Every live question is scored "answerable without watching": the probability the
+    # question-only model gives the accepted answer (its leading answer when open).
+    scored = Question.objects.filter(status__in=LIVE_STATUSES)
+    assert not scored.filter(blind_score__isnull=True).exists()
+    for question in scored:
+        assert 0 <= question.blind_score <= 1
+        assert question.blind_answer in question.template.answers
 
     # A redelivered task finds the run taken and does nothing.
     assert train_job(client, config, run.pk) == {"run": run.pk, "claimed": False}
@@ -134,3 +154,20 @@ def test_too_few_pairs_fail_the_run_with_a_clear_message(collection, worker, adm
     assert outcome["failed"] and not ModelVersion.objects.exists()
     assert Video.objects.filter(feature_status=FeatureStatus.PENDING).count() == 2
     assert TrainingRun.objects.count() == 1
+
+
+def test_a_run_of_several_variants_keeps_the_best_on_validation(collection, worker, admin_user):
+    """With TRAIN_VARIANTS listing AVST and AVST+, both train and the version is the one the
+    validation split prefers; here there is no validation video, so the first is kept and the
+    notes say so. No baseline configured: no scores, no baseline table."""
+    client, config = worker(variants=("avst_plus", "avst"), baseline="")
+    run = modelloop.retrain_now(requested_by=admin_user)
+    outcome = train_job(client, config, run.pk)
+    version = ModelVersion.objects.get(run=run)
+    assert version.config["variant"] == "avst_plus"
+    assert version.config["variants"] == ["avst_plus", "avst"]
+    assert "Kept avst_plus: no validation split to compare by." in version.notes
+    assert version.baselines == {} and "blind_scores" not in outcome
+    model, _, _ = load_checkpoint(version.checkpoint.path)
+    assert model.config.architecture == "avst_plus"
+    assert not Question.objects.filter(blind_score__isnull=False).exists()

@@ -1,12 +1,12 @@
 """The staff dashboard: totals, progress over time, coverage against the released split, answer
-priors, throughput; staff only."""
+balance, throughput; staff only."""
 
 from __future__ import annotations
 
 import pytest
 from django.urls import reverse
 
-from annotator import selectors
+from annotator import balance, selectors
 from tests.annotator.helpers import ask, video_make, vote
 
 
@@ -29,16 +29,15 @@ def test_staff_see_every_chart(client, reviewer, work):
     assert html.count('<svg class="chart') == 4  # progress, types, templates, throughput
     assert "questions asked" in html and "pairs accepted" in html
     assert "Audio / Counting" in html
-    assert "⚠ prior" not in html  # template 1 is all "yes", but on 2 pairs only
+    assert "⚠ skewed" not in html  # template 1 is all "yes", but on 2 pairs only
+    assert "not scored yet" in html
 
 
-def test_a_strong_prior_is_flagged(client, reviewer, work, monkeypatch):
-    import sys
-
-    monkeypatch.setattr(sys.modules["annotator.views.dashboard"], "PRIOR_MIN_PAIRS", 2)
+def test_a_skewed_template_is_flagged(client, reviewer, work, monkeypatch):
+    monkeypatch.setattr(balance, "BALANCE_MIN_PAIRS", 2)
     client.force_login(reviewer)
     html = client.get(reverse("dashboard")).content.decode()
-    assert html.count("⚠ prior") == 1  # template 1: "yes" takes all of its 2 pairs
+    assert html.count("⚠ skewed") == 1  # template 1: "yes" takes all of its 2 pairs
 
 
 def test_annotators_get_404(client, annotator):
@@ -54,9 +53,10 @@ def test_coverage_is_compared_with_the_released_split(work):
     assert sum(ref for _, _, ref in coverage.values()) == pytest.approx(1.0)
 
 
-def test_priors_and_throughput(work):
-    priors = {p["template"].pk: p for p in selectors.answer_priors()}
-    assert priors[1]["top"] == [("yes", 1.0)] and priors[2]["total"] == 1
+def test_balance_and_throughput(work):
+    rows = {row.template.pk: row for row in balance.template_balance()}
+    assert [(a.answer, a.share) for a in rows[1].answers] == [("yes", 1.0)]
+    assert rows[2].pairs == 1 and rows[3].pairs == 0
     assert selectors.throughput() == [("alice", 3, 0), ("bob", 0, 3), ("carol", 0, 3)]
     days, asked, accepted = selectors.daily_totals()
     assert asked[-1] == 3 and accepted[-1] == 3 and len(days) == 1

@@ -40,7 +40,10 @@ class TestAsk:
         assert session.video == video and session.annotator.username == "alice"
         assert reverse("video-stream", args=[video.pk]) in page
         assert reverse("api-heartbeat", args=[session.pk]) in page
-        assert len(response.context["templates"]) == 33
+        # All 33, the most needed first in a group of their own (none asked yet: all needed).
+        needed, rest = response.context["needed"], response.context["templates"]
+        assert len(needed) == 5 and len(needed) + len(rest) == 33
+        assert page.index('label="Most needed now"') < page.index('label="Audio questions"')
 
     def test_choosing_a_template_shows_its_slot_dropdowns_and_a_preview(self, signed_in, video):
         session = signed_in.get(reverse("ask")).context["session"]

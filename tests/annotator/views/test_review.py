@@ -22,10 +22,10 @@ from tests.annotator.test_modelloop import RESULT
 MAP = [[1 / 196] * 14 for _ in range(14)]
 
 
-def version_make(metrics: dict | None = None) -> ModelVersion:
+def version_make(metrics: dict | None = None, baselines: dict | None = None) -> ModelVersion:
     run = TrainingRun.objects.create(trigger=TrainingRun.Trigger.ADMIN, accepted_pairs=0)
     modelloop.training_run_claim(run)
-    result = {**RESULT, "metrics": metrics or {}}
+    result = {**RESULT, "metrics": metrics or {}, "baselines": baselines or {}}
     return modelloop.training_run_finish(
         run, result=result, checkpoint=ContentFile(b"w", name="w.pt")
     )[0]
@@ -177,12 +177,15 @@ class TestFrames:
 class TestModelPage:
     def test_per_type_accuracy_is_charted_across_versions(self, staff, db):
         for overall in (0.4, 0.55):
-            version_make({"columns": {"A avg": overall, "V avg": overall, "AV avg": overall,
-                                      "All": overall}})  # fmt: skip
+            columns = {"A avg": overall, "V avg": overall, "AV avg": overall, "All": overall}
+            baseline = {key: 0.3 for key in columns}
+            version_make({"columns": columns}, {"question_only": {"columns": baseline}})
         page = staff.get(reverse("review-model"))
         html = page.content.decode()
-        assert html.count("<polyline") == 4 and "v2 (active)" in html
+        assert html.count("<polyline") == 4 and "v2 avst (active)" in html
         assert "55%" in html and "40%" in html
+        # Under each version, its question-only baseline trained on the same split.
+        assert html.count("question_only (same split)") == 2 and "30%" in html
 
 
 def test_the_model_page_shows_a_running_runs_progress(staff, db):
