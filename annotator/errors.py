@@ -58,6 +58,9 @@ FEATURES_NOT_CLAIMED = "Feature extraction of video {video} was not claimed by t
 FEATURES_WORKER_LOST = "The gpu worker stopped reporting during extraction; retry the video."
 PREDICTIONS_UNKNOWN = "{count} prediction(s) are for questions that are not live (e.g. {ids})."
 PREDICTIONS_DUPLICATE = "A question appears more than once in these predictions."
+PREDICTIONS_INADMISSIBLE = (
+    "{count} prediction(s) name answers their question's template does not admit (e.g. {ids})."
+)
 BLIND_SCORES_STALE = (
     "Model v{version} is not the newest version: its scores would replace a newer retrain's."
 )

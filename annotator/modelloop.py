@@ -31,6 +31,7 @@ from annotator.models import (
     TrainingRun,
     Video,
 )
+from qa_model import catalogue
 
 logger = logging.getLogger(__name__)
 
@@ -344,13 +345,26 @@ def predictions_store(version: ModelVersion, items: Sequence[dict]) -> dict[str,
     ids = [item["question_id"] for item in items]
     if len(set(ids)) != len(ids):
         raise errors.PredictionsInvalid(errors.PREDICTIONS_DUPLICATE)
-    known = set(Question.objects.filter(pk__in=ids, status__in=LIVE_STATUSES).values_list(
-        "pk", flat=True
-    ))  # fmt: skip
-    unknown = sorted(set(ids) - known)
+    kinds = dict(
+        Question.objects.filter(pk__in=ids, status__in=LIVE_STATUSES).values_list(
+            "pk", "template__answer_kind"
+        )
+    )
+    unknown = sorted(set(ids) - set(kinds))
     if unknown:
         raise errors.PredictionsInvalid(
             errors.PREDICTIONS_UNKNOWN.format(count=len(unknown), ids=unknown[:5])
+        )
+    # A1 for the model too: a suggestion names only answers its question's template admits.
+    inadmissible = sorted(
+        item["question_id"]
+        for item in items
+        if not {item["answer"], *(ranked["answer"] for ranked in item["top3"])}
+        <= set(catalogue.ANSWER_KINDS[kinds[item["question_id"]]])
+    )
+    if inadmissible:
+        raise errors.PredictionsInvalid(
+            errors.PREDICTIONS_INADMISSIBLE.format(count=len(inadmissible), ids=inadmissible[:5])
         )
     with transaction.atomic():
         present = set(
@@ -373,9 +387,10 @@ def predictions_store(version: ModelVersion, items: Sequence[dict]) -> dict[str,
 
 
 def questions_unpredicted(version: ModelVersion) -> QuerySet[Question]:
-    """Open questions without a prediction from `version`, oldest first."""
+    """Live questions without a prediction from `version`: open ones (their suggestion) and
+    accepted or disputed ones (the disagreement queue), e.g. asked after it was trained."""
     predicted = Prediction.objects.filter(version=version, question=OuterRef("pk"))
-    return Question.objects.filter(status=QuestionStatus.OPEN).filter(~Exists(predicted))
+    return Question.objects.filter(status__in=LIVE_STATUSES).filter(~Exists(predicted))
 
 
 def predictions_check(now: object = None) -> bool:

@@ -44,11 +44,6 @@ app.conf.update(
 )
 
 
-def _baseline(value: str) -> str:
-    """TRAIN_BASELINE: one variant, or "none"."""
-    return "" if value.strip().lower() == "none" else _variants(value)[0]
-
-
 def _variants(value: str) -> tuple[str, ...]:
     """TRAIN_VARIANTS: comma-separated known variants, refused when the task starts rather than
     hours into a run."""
@@ -62,6 +57,11 @@ def _variants(value: str) -> tuple[str, ...]:
             f"choose from {', '.join(VARIANTS)}"
         )
     return names
+
+
+def _baselines(value: str) -> tuple[str, ...]:
+    """TRAIN_BASELINES: variants, or "none"."""
+    return () if value.strip().lower() == "none" else _variants(value)
 
 
 def worker_config():
@@ -80,7 +80,7 @@ def worker_config():
         token=token,
         work_dir=Path(env_str("AVQA_WORKER_DIR", str(VAR_DIR / "gpu-worker"))),
         variants=_variants(env_str("TRAIN_VARIANTS", "") or env_str("TRAIN_VARIANT", "avst")),
-        baseline=_baseline(env_str("TRAIN_BASELINE", "question_only")),
+        baselines=_baselines(env_str("TRAIN_BASELINES", "question_only,audio_q,visual_q")),
         train=TrainConfig(
             epochs=env_int("TRAIN_EPOCHS", 30, minimum=1),
             grounding_epochs=env_int("TRAIN_GROUNDING_EPOCHS", 2, minimum=0),

@@ -80,6 +80,10 @@ def _test_settings(settings, tmp_path) -> None:
                      "LOCATION": str(tmp_path)},
     }  # fmt: skip
     settings.API_RATE_PER_USER = "100000/s"
+    # What the default cache holds (the templates' need, kept a minute) is per test too.
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture

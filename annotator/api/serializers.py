@@ -86,10 +86,37 @@ class SlotSerializer(serializers.Serializer):
 class TemplateSerializer(serializers.ModelSerializer):
     slots = serializers.SerializerMethodField()
     answers = serializers.SerializerMethodField()
+    need_rank = serializers.SerializerMethodField(
+        help_text="0 for the template the collection needs most (annotator.balance)"
+    )
+    wanted_answer = serializers.SerializerMethodField(
+        help_text="for a skewed template, the answer it most needs; else null"
+    )
 
     class Meta:
         model = QuestionTemplate
-        fields = ["id", "text", "modality", "question_type", "answer_kind", "slots", "answers"]
+        fields = [
+            "id",
+            "text",
+            "modality",
+            "question_type",
+            "answer_kind",
+            "slots",
+            "answers",
+            "need_rank",
+            "wanted_answer",
+        ]
+
+    def _need(self, template: QuestionTemplate):
+        return (self.context.get("needs") or {}).get(template.pk)
+
+    def get_need_rank(self, template: QuestionTemplate) -> int | None:
+        need = self._need(template)
+        return need.rank if need else None
+
+    def get_wanted_answer(self, template: QuestionTemplate) -> str | None:
+        need = self._need(template)
+        return need.wanted_answer if need else None
 
     def get_slots(self, template: QuestionTemplate) -> list[dict]:
         return [

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator import selectors, services
+from annotator import balance, selectors, services
 from annotator.api import serializers as s
 from annotator.api.permissions import IsAnnotator
 from annotator.rules import Heartbeat
@@ -108,8 +108,13 @@ class OpenTemplates(AnnotatorView):
                    summary="Templates open to you on this video")  # fmt: skip
     def get(self, request: Request, pk: int) -> Response:
         video = selectors.video_get(pk)
-        templates = selectors.templates_open_for(request.user, video)
-        return Response(s.TemplateSerializer(templates, many=True).data)
+        needs = balance.template_needs()
+        # Most needed first, as the Ask page lists them.
+        templates = sorted(
+            selectors.templates_open_for(request.user, video),
+            key=lambda t: needs[t.pk].rank if t.pk in needs else len(needs) + t.pk,
+        )
+        return Response(s.TemplateSerializer(templates, many=True, context={"needs": needs}).data)
 
 
 class QuestionCreate(AnnotatorView):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -21,13 +20,6 @@ from tests.annotator.helpers import ask, video_make, vote
 from tests.annotator.test_modelloop import RESULT
 
 YES_NO = 1  # "Is there a <Object> sound?"
-
-
-@pytest.fixture(autouse=True)
-def fresh_needs():
-    cache.delete(balance.NEED_CACHE_KEY)
-    yield
-    cache.delete(balance.NEED_CACHE_KEY)
 
 
 @pytest.fixture

@@ -97,3 +97,64 @@ def test_the_worker_api_hands_out_the_questions_and_the_checkpoint(version, open
     assert done == {"version": version.pk, "unpredicted": 0}
     # Annotators have no access to any of it.
     assert APIClient().get(url).status_code in (401, 403)
+
+
+def test_an_accepted_question_without_the_versions_prediction_is_predicted_too(
+    broker, version, open_question, other_annotator, third_annotator
+):
+    """The disagreement queue compares the active version with accepted answers: a question
+    accepted without the version's prediction (asked after it was trained, or a prediction
+    removed as inadmissible) is sent to the worker like an open one."""
+    from tests.annotator.helpers import vote
+
+    modelloop.predictions_store(version, [prediction(open_question)])
+    accepted = ask(other_annotator, video_make(), template_id=2)
+    vote(third_annotator, accepted, "two")
+    vote(open_question.author, accepted, "two")
+    accepted.refresh_from_db()
+    assert accepted.status == "accepted"
+    assert list(modelloop.questions_unpredicted(version)) == [accepted]
+    assert modelloop.predictions_check() is True
+
+
+def test_a_suggestion_the_template_does_not_admit_is_refused(version, annotator):
+    """A1 holds for the model's suggestions too: "yes" for a counting question, in the answer
+    or in the top 3, refuses the whole post."""
+    from annotator import errors
+
+    count = ask(annotator, video_make(), template_id=2)
+    yes_no = ask(annotator, video_make(), template_id=1)
+    top3 = [{"answer": "no", "confidence": 0.7}, {"answer": "yes", "confidence": 0.3}]
+    fine = {"question_id": yes_no.pk, "answer": "no", "confidence": 0.7, "top3": top3}
+    cello = [{"answer": "two", "confidence": 0.6}, {"answer": "cello", "confidence": 0.2}]
+    for wrong in (
+        {**prediction(count), "answer": "yes"},
+        {**prediction(count), "top3": cello},
+    ):
+        with pytest.raises(errors.PredictionsInvalid, match="does not admit"):
+            modelloop.predictions_store(version, [fine, wrong])
+        assert not Prediction.objects.exists()
+    assert modelloop.predictions_store(version, [fine]) == {"stored": 1, "unchanged": 0}
+
+
+def test_stored_predictions_naming_inadmissible_answers_are_removed(version, annotator):
+    """The migration that limits old predictions: those naming an answer their template does
+    not admit go (the loop predicts them again, masked); the others stay."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("annotator.migrations.0017_admissible_predictions")
+    count = ask(annotator, video_make(), template_id=2)
+    other = ask(annotator, video_make(), template_id=2)
+    only_two = [{"answer": "two", "confidence": 0.6}]
+    with_yes = [{"answer": "two", "confidence": 0.5}, {"answer": "yes", "confidence": 0.3}]
+    kept = Prediction.objects.create(
+        version=version, question=count, answer="two", confidence=0.6, top3=only_two
+    )
+    Prediction.objects.create(
+        version=version, question=other, answer="two", confidence=0.5, top3=with_yes
+    )
+    migration.remove_inadmissible(apps, None)
+    assert list(Prediction.objects.all()) == [kept]
+    assert list(modelloop.questions_unpredicted(version)) == [other]

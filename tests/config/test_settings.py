@@ -139,14 +139,15 @@ def test_the_gpu_worker_reads_its_variants_and_refuses_unknown_ones(monkeypatch)
 
     monkeypatch.setenv("AVQA_API_TOKEN", "t")
     monkeypatch.setenv("TRAIN_VARIANTS", "avst_plus, avst")
-    monkeypatch.setenv("TRAIN_BASELINE", "none")
+    monkeypatch.setenv("TRAIN_BASELINES", "none")
     config = worker_config()
-    assert config.variants == ("avst_plus", "avst") and config.baseline == ""
+    assert config.variants == ("avst_plus", "avst") and config.baselines == ()
     monkeypatch.delenv("TRAIN_VARIANTS")
-    monkeypatch.delenv("TRAIN_BASELINE")
+    monkeypatch.delenv("TRAIN_BASELINES")
     monkeypatch.setenv("TRAIN_VARIANT", "av_q")  # the older, single-variant name still works
     config = worker_config()
-    assert config.variants == ("av_q",) and config.baseline == "question_only"
+    assert config.variants == ("av_q",)
+    assert config.baselines == ("question_only", "audio_q", "visual_q")
     monkeypatch.setenv("TRAIN_VARIANTS", "avst,transformer")
     with pytest.raises(RuntimeError, match=r"unknown variant.*transformer"):
         worker_config()

@@ -116,10 +116,11 @@ def test_a_run_trains_records_a_version_and_posts_predictions(collection, worker
     assert version.dataset_counts["train"]["pairs"] == 5
     assert version.dataset_counts["test"]["pairs"] == 3
     assert version.metrics["counts"] and "All" in version.metrics["columns"]
-    # The question-only baseline, trained on the same split, scored on the same test split.
-    assert set(version.baselines) == {"question_only"}
+    # The baselines, trained on the same split, scored on the same test split.
+    assert set(version.baselines) == {"question_only", "audio_q", "visual_q"}
     assert "All" in version.baselines["question_only"]["columns"]
-    assert version.config["variant"] == "avst" and version.config["baseline"] == "question_only"
+    assert version.config["variant"] == "avst"
+    assert version.config["baselines"] == ["question_only", "audio_q", "visual_q"]
     assert "No validation videos yet" in version.notes
     assert "No test examples of: Audio/Comparative." in version.notes
     model, _, extra = load_checkpoint(version.checkpoint.path)
@@ -160,7 +161,7 @@ def test_a_run_of_several_variants_keeps_the_best_on_validation(collection, work
     """With TRAIN_VARIANTS listing AVST and AVST+, both train and the version is the one the
     validation split prefers; here there is no validation video, so the first is kept and the
     notes say so. No baseline configured: no scores, no baseline table."""
-    client, config = worker(variants=("avst_plus", "avst"), baseline="")
+    client, config = worker(variants=("avst_plus", "avst"), baselines=())
     run = modelloop.retrain_now(requested_by=admin_user)
     outcome = train_job(client, config, run.pk)
     version = ModelVersion.objects.get(run=run)

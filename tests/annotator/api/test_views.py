@@ -214,6 +214,10 @@ class TestNextVideoAndTemplates:
         assert [slot["name"] for slot in comparison["slots"]] == ["Object", "LR", "Object", "LR"]
         assert comparison["slots"][1]["choices"] == ["left", "middle", "right"]
         assert comparison["answers"] == ["yes", "no"]
+        # Most needed first, as on the Ask page: the template just asked is no longer among the
+        # under-asked ones.
+        ranks = [t["need_rank"] for t in templates]
+        assert ranks == sorted(ranks) and all(t["wanted_answer"] is None for t in templates)
 
     def test_outsiders_see_neither(self, outsider_api, video):
         assert outsider_api.get(reverse("api-next-video")).status_code == 403

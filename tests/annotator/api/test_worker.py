@@ -183,9 +183,10 @@ class TestPredictions:
         )[0]  # fmt: skip
 
     def item(self, question, **changes) -> dict:
+        first, second = question.template.answers[:2]  # admissible: yes/no, or counts
         return {
-            "question_id": question.pk, "answer": "two", "confidence": 0.8,
-            "top3": [{"answer": "two", "confidence": 0.8}, {"answer": "one", "confidence": 0.1}],
+            "question_id": question.pk, "answer": first, "confidence": 0.8,
+            "top3": [{"answer": first, "confidence": 0.8}, {"answer": second, "confidence": 0.1}],
             "audio_weights": [0.1] * 10, "visual_weights": [0.1] * 10,
             "spatial_maps": {"segments": [4], "maps": [[[1 / 196] * 14] * 14]},
             **changes,
@@ -211,8 +212,17 @@ class TestPredictions:
             {"visual_weights": [2.0]},
             {"spatial_maps": {"segments": [1, 2], "maps": [[[0.0] * 14] * 14]}},
             {"spatial_maps": {"segments": [1], "maps": [[[0.0] * 13] * 14]}},
+            {"answer": "cello"},
         ],
-        ids=["unknown answer", "confidence", "no top3", "weights", "maps count", "map shape"],
+        ids=[
+            "unknown answer",
+            "confidence",
+            "no top3",
+            "weights",
+            "maps count",
+            "map shape",
+            "inadmissible",
+        ],
     )
     def test_a_malformed_payload_stores_nothing(self, worker_api, version, questions, change):
         items = [self.item(questions["open"]), self.item(questions["accepted"], **change)]
