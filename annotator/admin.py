@@ -269,7 +269,8 @@ class QuestionAdmin(admin.ModelAdmin):
     list_select_related = ("video", "template", "author", "accepted_answer")
     readonly_fields = (
         "video", "template", "slot_values", "author", "status", "accepted_answer",
-        "watch_session", "created_at", "decided_at", "gold_since",
+        "watch_session", "created_at", "decided_at", "gold_since", "origin_release",
+        "origin_split", "origin_exemptions", "blind_score", "blind_answer",
     )  # fmt: skip
     inlines = (VoteInline, StatusChangeInline)
     actions = (
@@ -292,6 +293,19 @@ class QuestionAdmin(admin.ModelAdmin):
         _each_question(self, request, queryset, mark, "Made gold" if gold else "No longer gold")
 
     change_list_template = "admin/annotator/question/change_list.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Every field is read-only (a question changes only through the review actions, which
+        # keep its history): a Save button would save nothing.
+        buttons_off = {
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), **buttons_off}
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

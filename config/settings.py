@@ -391,4 +391,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Django's own defaults give "django" a console handler of its own (in debug) that also
+    # passes each record up to the root's: every request warning was printed twice. Here it
+    # has none, and the root prints it once.
+    "loggers": {"django": {"handlers": [], "level": env_str("LOG_LEVEL", "INFO")}},
 }

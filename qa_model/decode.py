@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from qa_model.media import MediaError
+from qa_model.media import MediaError, why
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def decode_clip(path: str | os.PathLike, seconds: Sequence[int] = DEFAULT_SECOND
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as error:
-        raise FeatureError(f"{name}: not a readable video ({error})") from None
+        raise FeatureError(f"{name}: not a readable video ({why(error)})") from None
     with container:
         if not container.streams.video:
             raise FeatureError(f"{name}: has no video stream")
@@ -59,7 +59,7 @@ def decode_clip(path: str | os.PathLike, seconds: Sequence[int] = DEFAULT_SECOND
             container.seek(0)
             audio = _decode_audio(container) if container.streams.audio else None
         except av.FFmpegError as error:
-            raise FeatureError(f"{name}: cannot be decoded ({error})") from None
+            raise FeatureError(f"{name}: cannot be decoded ({why(error)})") from None
     if last_time is None or last_time < 1.0:
         raise FeatureError(f"{name}: shorter than one segment (1 s)")
     if declared and last_time < declared - STOPS_EARLY:
@@ -92,7 +92,7 @@ def decode_frames(path: str | os.PathLike, seconds: Sequence[int]) -> np.ndarray
                 raise FeatureError(f"{name}: has no video stream")
             frames, last_time = _decode_frames(container, seconds)
     except (av.FFmpegError, OSError) as error:
-        raise FeatureError(f"{name}: cannot be decoded ({error})") from None
+        raise FeatureError(f"{name}: cannot be decoded ({why(error)})") from None
     if last_time is None:
         raise FeatureError(f"{name}: has no frames")
     return frames

@@ -58,7 +58,14 @@ def probe(path: str | os.PathLike) -> MediaInfo:
                 cover_art_only=bool(pictures) and not moving,
             )
     except (av.FFmpegError, OSError) as error:
-        raise MediaError(f"{Path(path).name}: not a readable media file ({error})") from None
+        raise MediaError(f"{Path(path).name}: not a readable media file ({why(error)})") from None
+
+
+def why(error: BaseException) -> str:
+    """A decoding or file error in words for a person: FFmpeg's or the system's message,
+    without its errno and without the server's path to the file (a temporary folder)."""
+    reason = getattr(error, "strerror", None) or str(error)
+    return str(reason).strip().rstrip(".") or type(error).__name__
 
 
 def is_cover_art(stream) -> bool:
@@ -234,7 +241,7 @@ def _decoded(packet, name: str) -> list:
         return packet.decode()
     except av.FFmpegError as error:
         at = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
-        raise MediaError(f"{name}: cannot be decoded at {at:.1f} s ({error})") from None
+        raise MediaError(f"{name}: cannot be decoded at {at:.1f} s ({why(error)})") from None
 
 
 def scan(path: str | os.PathLike) -> Scan:
@@ -263,7 +270,7 @@ def scan(path: str | os.PathLike) -> Scan:
                     else:
                         sound.add(frame.time, frame.samples / frame.sample_rate)
     except (av.FFmpegError, OSError) as error:
-        raise MediaError(f"{name}: cannot be decoded ({error})") from None
+        raise MediaError(f"{name}: cannot be decoded ({why(error)})") from None
     return Scan(
         picture=picture,
         sound=sound,
@@ -339,7 +346,7 @@ def transcode_clip(
                 progress or (lambda seconds: None),
             )
     except (av.FFmpegError, OSError, ValueError) as error:
-        raise MediaError(f"{name}: cannot be transcoded ({error})") from error
+        raise MediaError(f"{name}: cannot be transcoded ({why(error)})") from error
     return Path(target)
 
 

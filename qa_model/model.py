@@ -80,7 +80,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "av_q_tg": _variant(True, True, True, False),
     "avst": _variant(True, True, True, True),
     # Not a row of Table 3: the better model, beside the faithful one.
-    "avst_plus": {**_variant(True, True, True, False), "architecture": "avst_plus"},
+    "avst_plus": {**_variant(True, True, True, False), "architecture": "avst_plus", "hidden": 256},
 }
 
 
@@ -387,14 +387,14 @@ class PatchSelection(nn.Module):
     def forward(self, guide: torch.Tensor, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # guide [N, 2*hidden] (question and sound of the second), maps [N, C, H, W]
         count, channels, height, width = maps.shape
-        patches = maps.flatten(2).transpose(1, 2)  # [N, HW, C]
+        patches = maps.flatten(2)  # [N, C, HW], as stored: no transposed copy of the maps
         places = patch_positions(height, width, maps.device)  # [HW, F]
         content = self.content_query(guide).view(count, self.heads, channels)  # [N, K, C]
         place = self.place_query(guide).view(count, self.heads, POSITION_FEATURES)  # [N, K, F]
-        scores = torch.bmm(content, patches.transpose(1, 2)) / channels**0.5  # [N, K, HW]
+        scores = torch.bmm(content, patches) / channels**0.5  # [N, K, HW]
         scores = scores + place @ places.T  # [N, K, HW]
         attention = torch.softmax(scores, dim=-1)
-        seen = torch.bmm(attention, patches)  # [N, K, C]
+        seen = torch.bmm(patches, attention.transpose(1, 2)).transpose(1, 2)  # [N, K, C]
         where = attention @ places  # [N, K, F]
         looks = torch.cat([seen, where], dim=-1).flatten(1)  # [N, K*(C+F)]
         return looks, attention.mean(dim=1)  # [N, HW] averaged over the looks
@@ -437,13 +437,18 @@ class AVSTPlus(AnswerModel):
     - spatial: each second's frame is looked at several times, guided by the question and by
       that second's sound, with the patches' places in the frame part of what is scored and
       of what is returned (AVST's grounding uses the sound alone and forgets where it looked);
-    - temporal: every second carries its position in time, and a question-guided gate selects
-      the relevant seconds before fusion (AVST's attention cannot tell first from last);
-    - fusion: the question's words and the selected seconds attend to each other in a small
-      transformer, whose question token gives the answer.
+    - temporal: every second's sound and sight carry its position in time, and a
+      question-guided gate selects the relevant seconds before fusion (AVST's attention cannot
+      tell first from last);
+    - fusion: the question's words and each selected second's sound and sight attend to each
+      other in a small transformer, whose question token gives the answer (sound and sight stay
+      separate tokens, so "is this sound from the instrument in the video" can compare them).
 
+    Narrower than AVST (VARIANTS gives it hidden 256): it trains on a few thousand pairs.
     Answers outside the template's kind are masked as for AVST (qa_model.data).
     """
+
+    KINDS = ("question", "word", "sound", "sight")
 
     def __init__(self, config: AVSTConfig) -> None:
         super().__init__(config)
@@ -454,11 +459,11 @@ class AVSTPlus(AnswerModel):
         )
         self.patches = PatchSelection(config)
         looks = config.patch_heads * (config.visual_dim + POSITION_FEATURES)
-        self.segment = nn.Sequential(nn.Linear(hidden + looks, hidden), nn.LayerNorm(hidden))
+        self.sight = nn.Sequential(nn.Linear(looks, hidden), nn.LayerNorm(hidden))
         self.time = nn.Embedding(MAX_SEGMENTS, hidden)
-        self.gate = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+        self.gate = nn.Sequential(nn.Linear(3 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
         self.words = nn.Linear(hidden, hidden)
-        self.kind = nn.Embedding(3, hidden)  # question vector, word, second
+        self.kind = nn.Embedding(len(self.KINDS), hidden)
         self.fusion = nn.ModuleList(FusionLayer(config) for _ in range(config.fusion_layers))
         self.norm = nn.LayerNorm(hidden)
         self.answer = nn.Linear(hidden, config.answers)
@@ -476,47 +481,53 @@ class AVSTPlus(AnswerModel):
         features = self._prepared(standardised, audio=audio, visual=visual)
         audio, visual = features["audio"], features["visual"]
         batch, count = audio.shape[:2]
+        device = questions.device
         question, words = self.question.encode(questions, lengths)  # [B, h], [B, L, h]
+        asked = question.unsqueeze(1).expand(batch, count, -1)  # [B, T, h]
         sound = self.audio(audio)  # [B, T, h]
-        guide = torch.cat([question.unsqueeze(1).expand_as(sound), sound], dim=-1)  # [B, T, 2h]
-        looks, maps = self.patches(guide.flatten(0, 1), visual.flatten(0, 1))
-        seconds = self.segment(torch.cat([sound, looks.view(batch, count, -1)], dim=-1))
-        seconds = seconds + self.time(torch.arange(count, device=seconds.device))  # [B, T, h]
+        looks, maps = self.patches(
+            torch.cat([asked, sound], dim=-1).flatten(0, 1), visual.flatten(0, 1)
+        )
+        sight = self.sight(looks.view(batch, count, -1))  # [B, T, h]
+        when = self.time(torch.arange(count, device=device))  # [T, h]
+        sound, sight = sound + when, sight + when
         # Question-guided selection of the relevant seconds: a gate in (0, 1) per second.
-        asked = question.unsqueeze(1).expand_as(seconds)
-        gate = torch.sigmoid(self.gate(torch.cat([asked, seconds], dim=-1))).squeeze(-1)  # [B, T]
-        seconds = seconds * gate.unsqueeze(-1)
+        gate = torch.sigmoid(self.gate(torch.cat([asked, sound, sight], dim=-1)))  # [B, T, 1]
+        kind = self.kind.weight
         tokens = torch.cat(
             [
-                (question + self.kind.weight[0]).unsqueeze(1),
-                self.words(words) + self.kind.weight[1],
-                seconds + self.kind.weight[2],
+                (question + kind[0]).unsqueeze(1),
+                self.words(words) + kind[1],
+                sound * gate + kind[2],
+                sight * gate + kind[3],
             ],
             dim=1,
-        )  # [B, 1 + L + T, h]
-        positions = torch.arange(questions.shape[1], device=questions.device)
+        )  # [B, 1 + L + 2T, h]
+        positions = torch.arange(questions.shape[1], device=device)
         padding = torch.cat(
             [
-                torch.zeros(batch, 1, dtype=torch.bool, device=questions.device),
-                positions.unsqueeze(0) >= lengths.to(questions.device).unsqueeze(1),
-                torch.zeros(batch, count, dtype=torch.bool, device=questions.device),
+                torch.zeros(batch, 1, dtype=torch.bool, device=device),
+                positions.unsqueeze(0) >= lengths.to(device).unsqueeze(1),
+                torch.zeros(batch, 2 * count, dtype=torch.bool, device=device),
             ],
             dim=1,
         )
         for layer in self.fusion:
             tokens, weights = layer(tokens, padding)
         logits = self.answer(self.norm(tokens[:, 0]))
-        # What the question token attended to among the seconds in the last layer, shown to
-        # reviewers as the temporal weights (the seconds fuse sound and sight, so both streams
-        # show the same weights).
-        over_seconds = weights[:, 0, -count:]
-        over_seconds = over_seconds / over_seconds.sum(dim=-1, keepdim=True).clamp_min(1e-9)
+        # What the question token attended to among the seconds' sound and sight in the last
+        # layer: the temporal weights reviewers see.
+        attended = weights[:, 0, -2 * count :]
         return AVSTOutput(
             logits=logits,
-            audio_weights=over_seconds,
-            visual_weights=over_seconds,
+            audio_weights=_normalised(attended[:, :count]),
+            visual_weights=_normalised(attended[:, count:]),
             spatial_maps=maps.view(batch, count, -1),
         )
+
+
+def _normalised(weights: torch.Tensor) -> torch.Tensor:
+    return weights / weights.sum(dim=-1, keepdim=True).clamp_min(1e-9)
 
 
 def build_model(config: AVSTConfig) -> AnswerModel:

@@ -278,7 +278,14 @@ def answer(request: HttpRequest) -> HttpResponse:
         return _render_item(
             request, "answer", {**context, "error": refusal.message}, refusal.status_code
         )
-    messages.success(request, "Thank you. Your answer is saved.")
+    if invalid:
+        messages.success(
+            request,
+            "Thank you. Your flag is saved: the question is closed as invalid if "
+            f"{settings.INVALID_VOTES} people flag it.",
+        )
+    else:
+        messages.success(request, "Thank you. Your answer is saved.")
     return _answer_next(request)
 
 

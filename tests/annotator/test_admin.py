@@ -54,6 +54,23 @@ def test_every_model_has_a_list_and_a_detail_page(admin_client_, collection, mod
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
+def test_a_detail_page_with_nothing_to_edit_offers_no_save_or_delete(
+    admin_client_, collection, model
+):
+    from django.contrib import admin as django_admin
+
+    model_admin = django_admin.site._registry[model]
+    request = admin_client_.get(admin_url(model)).wsgi_request
+    row = model.objects.first()
+    form_fields = model_admin.get_fields(request, row)
+    if set(form_fields) - set(model_admin.get_readonly_fields(request, row)):
+        return  # something to edit: Save belongs there
+    html = admin_client_.get(admin_url(model, "change", row.pk)).content.decode()
+    assert 'name="_save"' not in html and 'name="_continue"' not in html
+    assert "deletelink" not in html
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
 def test_every_list_searches(admin_client_, collection, model):
     assert admin_client_.get(admin_url(model), {"q": "cello"}).status_code == 200
 

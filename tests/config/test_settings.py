@@ -151,3 +151,18 @@ def test_the_gpu_worker_reads_its_variants_and_refuses_unknown_ones(monkeypatch)
     monkeypatch.setenv("TRAIN_VARIANTS", "avst,transformer")
     with pytest.raises(RuntimeError, match=r"unknown variant.*transformer"):
         worker_config()
+
+
+def test_a_request_warning_is_printed_once(tmp_path):
+    """Django's default logging gave "django" its own console handler (in debug, as `make run`
+    serves) besides the root's: each request warning was printed twice."""
+    probe = (
+        "import django, logging; django.setup(); "
+        "logging.getLogger('django.request').warning('Not Found: /nowhere')"
+    )
+    environment = {**os.environ, "DJANGO_DEBUG": "true", "AVQA_VAR_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Not Found: /nowhere") == 1

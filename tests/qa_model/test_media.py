@@ -35,5 +35,8 @@ def test_a_failure_while_writing_leaves_nothing_behind(tmp_path):
 def test_probing_something_that_is_not_a_video_names_the_file(tmp_path):
     bogus = tmp_path / "notes.mp4"
     bogus.write_text("not a video")
-    with pytest.raises(media.MediaError, match=r"notes\.mp4"):
+    with pytest.raises(media.MediaError, match=r"notes\.mp4") as refusal:
         media.probe(bogus)
+    # In words for a person: no errno, and not the server's path to the file.
+    assert "Errno" not in str(refusal.value) and str(tmp_path) not in str(refusal.value)
+    assert "Invalid data found when processing input" in str(refusal.value)

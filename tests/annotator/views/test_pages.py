@@ -178,11 +178,15 @@ class TestAnswer:
     def test_the_invalid_button_flags_the_question(self, signed_in, question):
         session = signed_in.get(reverse("answer")).context["session"]
         credit(session)
-        signed_in.post(
+        response = signed_in.post(
             reverse("answer"),
             {"question": question.pk, "watch_session": session.pk, "invalid": "1"},
+            follow=True,
         )
         assert Vote.objects.get().invalid is True
+        # Confirmed as what it is, not as an answer.
+        page = response.content.decode()
+        assert "Your flag is saved" in page and "Your answer is saved" not in page
 
     def test_an_answer_not_on_the_buttons_is_refused(self, signed_in, question):
         session = signed_in.get(reverse("answer")).context["session"]
@@ -213,6 +217,12 @@ class TestAnswer:
     def test_skipping_hides_the_question_for_this_session(self, signed_in, question):
         response = signed_in.post(reverse("answer-skip"), {"question": question.pk}, **HTMX)
         assert "Nothing to answer right now" in response.content.decode()
+
+    def test_nothing_to_answer_looks_again_by_itself(self, signed_in):
+        page = signed_in.get(reverse("answer")).content.decode()
+        assert "Nothing to answer right now" in page
+        poll = f'hx-get="{reverse("answer")}" hx-trigger="every 30s" hx-target="#work"'
+        assert poll in page and "looks again every 30 seconds" in page
 
 
 def test_people_outside_the_annotators_group_are_turned_away(client, outsider, video):
