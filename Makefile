@@ -35,8 +35,9 @@ run: export RETRAIN_MIN_NEW ?= 10
 run: export RETRAIN_INTERVAL_SECONDS ?= 60
 run: export TRAIN_EPOCHS ?= 10
 run: export TRAIN_MIN_PAIRS ?= 5
+PORT ?= 8000
 run: seed
-	$(BIN)/python manage.py runlocal
+	$(BIN)/python manage.py runlocal --addr 127.0.0.1:$(PORT)
 
 lint: install
 	$(BIN)/ruff check .
@@ -45,9 +46,12 @@ lint: install
 # Browser tests drive Debian's Chromium (never a downloaded browser). Installed here when this
 # machine allows it; without it the browser tests skip, except on CI where they fail.
 CHROMIUM ?= /usr/bin/chromium
+# On a fresh machine the package lists can be empty: when the install finds nothing, update
+# them and try again.
 browser:
 	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		apt-get install -y -q chromium >/dev/null; } || \
+		{ apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } || \
 		echo "note: no Chromium at $(CHROMIUM) (apt-get install -y chromium); browser tests will skip"
 
 test: install browser

@@ -76,6 +76,8 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
                 return response.read().decode()
 
         page = wait_until(login_page)
+        # "Serving on" is said once the server answers, not while it is still starting.
+        wait_until(lambda: "Serving on" in processes.output_of(server), timeout=10)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
         form = urllib.parse.urlencode(
             {"username": "annotator1", "password": password, "csrfmiddlewaretoken": token}
@@ -137,3 +139,23 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
         output = processes.stop(server)
     assert "celery@" in output and "beat: Starting" in output
     assert "gpu.extract_features" in output and "gpu.train" in output
+
+
+def test_a_taken_port_is_refused_before_anything_starts(local_env):
+    """`make run` on a port another server holds: a message naming `make run PORT=…`, exit
+    status 1, and no "Serving on"."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "manage.py", "runlocal", "--addr", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=local_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"Port {port} is taken" in result.stderr and "make run PORT=8001" in result.stderr
+    assert "Serving on" not in result.stdout
