@@ -29,6 +29,7 @@ from annotator import errors, imports, modelloop, selectors, services, uploads, 
 from annotator.counts import count_per_row
 from annotator.export import dataset_export, votes_file
 from annotator.models import (
+    ACTIVE_RUN_STATUSES,
     Annotator,
     Answer,
     ImportStatus,
@@ -396,6 +397,32 @@ class TrainingRunAdmin(ReadOnlyAdmin):
     )  # fmt: skip
     readonly_fields = fields
     change_list_template = "admin/annotator/trainingrun/change_list.html"
+    change_form_template = "admin/annotator/refreshing_change_form.html"
+    # While a run is queued or running, its page and the list reload themselves this often.
+    REFRESH_SECONDS = 5
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        active = TrainingRun.objects.filter(status__in=ACTIVE_RUN_STATUSES).exists()
+        context = {
+            **(extra_context or {}),
+            "refresh_seconds": self.REFRESH_SECONDS if active else None,
+        }
+        return super().changelist_view(request, context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        run = self.get_object(request, unquote(object_id))
+        active = run is not None and run.status in ACTIVE_RUN_STATUSES
+        context = {
+            **(extra_context or {}),
+            "refresh_seconds": self.REFRESH_SECONDS if active else None,
+        }
+        return super().change_view(request, object_id, form_url, context)
 
     def get_urls(self):
         retrain = self.admin_site.admin_view(require_POST(self.retrain_now))
@@ -589,7 +616,7 @@ class VideoImportAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
     actions = ("run_again",)
-    change_form_template = "admin/annotator/videoimport/change_form.html"
+    change_form_template = "admin/annotator/refreshing_change_form.html"
 
     @admin.display(description="progress")
     def percent(self, job: VideoImport) -> str:

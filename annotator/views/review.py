@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from PIL import Image
 
 from annotator import balance, charts, errors, selectors, services
-from annotator.models import ModelVersion, Prediction, TrainingRun, Video
+from annotator.models import ACTIVE_RUN_STATUSES, ModelVersion, Prediction, TrainingRun, Video
 from qa_model.decode import DEFAULT_SECONDS, FeatureError, decode_frames
 
 PAGE_SIZE = 50
@@ -165,6 +165,13 @@ def _accuracy_chart(versions: list[ModelVersion]) -> str:
 @reviewer_required
 @require_GET
 def review_model(request: HttpRequest) -> HttpResponse:
+    runs = list(TrainingRun.objects.order_by("-id")[:5])
+    runs_context = {
+        "runs": runs,
+        "runs_active": any(run.status in ACTIVE_RUN_STATUSES for run in runs),
+    }
+    if request.GET.get("part") == "runs":  # htmx polling while a run is active
+        return render(request, "annotator/review/_runs.html", runs_context)
     versions = list(ModelVersion.objects.select_related("run").order_by("number"))
     columns = [name for name in (versions[-1].metrics.get("columns") or {})] if versions else []
 
@@ -186,6 +193,6 @@ def review_model(request: HttpRequest) -> HttpResponse:
         "queues": QUEUES, "page_name": "model",
         "versions": versions, "columns": columns, "rows": rows,
         "chart": _accuracy_chart(versions) if versions else "",
-        "runs": TrainingRun.objects.order_by("-id")[:5],
+        **runs_context,
         "admin_runs": reverse("admin:annotator_trainingrun_changelist"),
     })  # fmt: skip

@@ -182,7 +182,15 @@ def test_retrain_now_queues_one_run(admin_client_, db, catalogue):
     page = admin_client_.post(url, follow=True).content.decode()
     assert "already queued or running" in page
     assert TrainingRun.objects.count() == 1
-    assert TrainingRun.objects.get().trigger == TrainingRun.Trigger.ADMIN
+    run = TrainingRun.objects.get()
+    assert run.trigger == TrainingRun.Trigger.ADMIN
+    # While it is queued or running, its list and its page follow it (reload every 5 s) ...
+    refresh = 'http-equiv="refresh" content="5"'
+    assert refresh in page
+    assert refresh in admin_client_.get(admin_url(TrainingRun, "change", run.pk)).content.decode()
+    # ... and stop once it is over.
+    TrainingRun.objects.filter(pk=run.pk).update(status="failed")
+    assert refresh not in admin_client_.get(admin_url(TrainingRun)).content.decode()
 
 
 def test_reviewers_cannot_start_a_run(client, reviewer):

@@ -196,3 +196,12 @@ def test_the_model_page_shows_a_running_runs_progress(staff, db):
     html = staff.get(reverse("review-model")).content.decode()
     assert f"Run {run.pk} · <b>running</b>" in html
     assert "epoch 4/30 · loss 2.500 · val 41%" in html
+    # While it runs, the list asks for itself again every 5 s (htmx), and gets the news.
+    assert 'hx-get="/review/model/?part=runs" hx-trigger="every 5s"' in html
+    modelloop.training_run_progress(run, {**progress, "epoch": 5, "loss": 2.25})
+    part = staff.get(reverse("review-model"), {"part": "runs"}).content.decode()
+    assert part.lstrip().startswith("{#") is False and 'id="runs"' in part
+    assert "epoch 5/30 · loss 2.250" in part and "<h1>" not in part
+    # Once no run is active, the polling stops.
+    modelloop.training_run_fail(run, error="out of memory")
+    assert "hx-trigger" not in staff.get(reverse("review-model"), {"part": "runs"}).content.decode()
