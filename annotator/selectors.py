@@ -32,6 +32,7 @@ from annotator.aggregates import Median
 from annotator.counts import count_per_row
 from annotator.models import (
     ANNOTATORS_GROUP,
+    LIVE_STATUSES,
     OFFER_RING,
     ModelVersion,
     Prediction,
@@ -425,6 +426,32 @@ def review_disputed() -> QuerySet[Question]:
         .select_related("video", "template")
         .order_by("created_at", "id")
     )
+
+
+def review_queue_counts(version: ModelVersion | None) -> dict[str, int]:
+    """How many items wait in each review queue (annotator.views.review.QUEUES)."""
+    from annotator.balance import blind_answerable
+
+    with_version = version is not None
+    return {
+        "disagreements": (
+            review_disagreements(version, min_confidence=settings.REVIEW_MIN_CONFIDENCE).count()
+            if with_version
+            else 0
+        ),
+        "suggestions": review_suggestions(version).count() if with_version else 0,
+        "disputed": review_disputed().count(),
+        "blind": blind_answerable().count(),
+    }
+
+
+def collection_totals() -> dict[str, int]:
+    """Videos, live questions and accepted pairs: the collection at a glance."""
+    totals = Question.objects.aggregate(
+        live=Count("id", filter=Q(status__in=LIVE_STATUSES)),
+        accepted=Count("id", filter=Q(status=QuestionStatus.ACCEPTED)),
+    )
+    return {**totals, "videos": Video.objects.count()}
 
 
 def question_for_review(pk: int) -> Question:

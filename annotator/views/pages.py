@@ -9,10 +9,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator import balance, errors, selectors, services
-from annotator.models import Question, WatchSession
+from annotator.models import Question, TrainingRun, WatchSession
 from annotator.throttling import work_rate_limited
 from qa_model import catalogue
 
@@ -33,7 +34,28 @@ def home(request: HttpRequest) -> HttpResponse:
     }
     if context["is_annotator"]:
         context.update(selectors.home_counts(user))
+    elif context["is_reviewer"]:
+        context["queues"] = _review_queues()
+        context["version"] = selectors.model_version_active()
+        context["run"] = TrainingRun.objects.order_by("-id").first()
+        context["totals"] = selectors.collection_totals()
     return render(request, "annotator/home.html", context)
+
+
+def _review_queues() -> list[dict]:
+    """Each review queue with its label, link and how many items wait in it."""
+    from annotator.views.review import QUEUES
+
+    counts = selectors.review_queue_counts(selectors.model_version_active())
+    return [
+        {
+            "key": key,
+            "label": label,
+            "count": counts[key],
+            "url": reverse("review-queue", args=[key]),
+        }
+        for key, label in QUEUES.items()
+    ]
 
 
 def _annotator_only(request: HttpRequest) -> HttpResponse | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.annotator.helpers import ask, vote
+from tests.annotator.helpers import ask, video_make, vote
 
 pytestmark = pytest.mark.django_db
 
@@ -42,3 +42,24 @@ def test_sign_in_and_out(client, annotator):
     assert client.get(reverse("home")).status_code == 200
     client.post(reverse("logout"))
     assert client.get(reverse("home")).status_code == 302
+
+
+def test_a_reviewer_sees_the_queues_with_their_counts_and_links(
+    client, reviewer, annotator, other_annotator, third_annotator
+):
+    from annotator.models import Question
+
+    question = ask(annotator, video_make(), template_id=1)
+    vote(other_annotator, question, "yes")
+    vote(third_annotator, question, "yes")
+    Question.objects.filter(pk=question.pk).update(blind_score=0.97, blind_answer="yes")
+    client.force_login(reviewer)
+    page = client.get(reverse("home")).content.decode()
+    assert "1 video · 1 live question · <strong>1</strong> accepted pair." in page
+    blind = reverse("review-queue", args=["blind"])
+    assert (
+        f'<a class="action" href="{blind}"><strong>1</strong> answerable without watching' in page
+    )
+    disputed = reverse("review-queue", args=["disputed"])
+    assert f'<a class="action" href="{disputed}"><strong>0</strong> disputed' in page
+    assert "No model version yet." in page and reverse("dashboard") in page
