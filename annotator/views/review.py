@@ -92,11 +92,19 @@ def _heat_maps(prediction: Prediction | None) -> list[dict]:
     for segment, grid in zip(
         prediction.spatial_maps["segments"], prediction.spatial_maps["maps"], strict=True
     ):
-        peak = max(max(row) for row in grid) or 1.0
-        maps.append({
-            "second": seconds[segment] if segment < len(seconds) else segment,
-            "cells": [round(value / peak, 3) for row in grid for value in row],
-        })  # fmt: skip
+        values = [value for row in grid for value in row]
+        low, high = min(values), max(values)
+        # Stretched from the map's least to its most attended patch: attention spread over 196
+        # patches is close to uniform in absolute terms, and shaded by its peak alone it reads
+        # as an even wash. The legend gives the real range.
+        spread = (high - low) or 1.0
+        maps.append(
+            {
+                "second": seconds[segment] if segment < len(seconds) else segment,
+                "cells": [round(0.75 * (value - low) / spread, 3) for value in values],
+                "range": f"{100 * low:.2f}–{100 * high:.2f} %",
+            }
+        )
     return maps
 
 

@@ -130,6 +130,11 @@ class TestQuestionPage:
         assert len(page.context["segments"]) == 10
         assert page.context["segments"][-1]["visual_shade"] == 1.0  # the most attended second
         assert [m["second"] for m in page.context["heat_maps"]] == [0, 24, 54]
+        # Shaded from the least to the most attended patch, with the real range in words: a
+        # uniform map is shown as what it is, no patch preferred, not as an even red wash.
+        uniform = page.context["heat_maps"][0]
+        assert set(uniform["cells"]) == {0.0} and uniform["range"] == "0.51–0.51 %"
+        assert "0.51–0.51 % per patch" in page.content.decode()
         assert html.count('class="cell"') == 20 and html.count("<figure") == 3
         assert "bob" in html and "carol" in html
 
@@ -172,6 +177,17 @@ class TestFrames:
         response = staff.get(reverse("review-frame", args=[video.pk, 1]))
         assert response["Content-Type"] == "image/jpeg" and response.content[:2] == b"\xff\xd8"
         assert staff.get(reverse("review-frame", args=[video.pk, 61])).status_code == 404
+
+
+def test_a_heat_map_is_stretched_from_its_least_to_its_most_attended_patch():
+    from annotator.views.review import _heat_maps
+
+    grid = [[0.004] * 14 for _ in range(14)]
+    grid[3][5] = 0.01
+    prediction = Prediction(spatial_maps={"segments": [1], "maps": [grid]})
+    (heat,) = _heat_maps(prediction)
+    assert heat["second"] == 6 and heat["range"] == "0.40–1.00 %"
+    assert heat["cells"][3 * 14 + 5] == 0.75 and heat["cells"][0] == 0.0
 
 
 class TestModelPage:
