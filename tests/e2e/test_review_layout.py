@@ -1,0 +1,48 @@
+"""The staff pages fit a 1280-px screen: Table 2 with its device and time columns, the answer
+balance, the queues and the question page, nothing off to the side."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from tests.annotator.views.test_review import version_make
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+COLUMNS = [
+    "A-Count", "A-Comp", "A avg", "V-Count", "V-Loc", "V avg", "AV-Ext", "AV-Loc", "AV-Count",
+    "AV-Comp", "AV-Temp", "AV avg", "All",
+]  # fmt: skip
+
+OVERFLOW = """() => {
+  const page = document.documentElement.scrollWidth - window.innerWidth;
+  const tables = [...document.querySelectorAll("table")].map(
+    (table) => table.getBoundingClientRect().right - window.innerWidth);
+  // A table in a scrolling box fits when the box has nothing to scroll to.
+  const boxes = [...document.querySelectorAll(".scroll")].map(
+    (box) => box.scrollWidth - box.clientWidth);
+  return Math.max(page, ...tables, ...boxes, 0);
+}"""
+
+
+@pytest.mark.parametrize("path", ["/review/model/", "/review/dashboard/", "/review/"])
+def test_staff_pages_fit_1280_pixels(chromium, live_server, catalogue, path):
+    from annotator.models import ModelVersion
+
+    for _ in range(2):
+        columns = dict.fromkeys(COLUMNS, 0.6123)
+        version_make({"columns": columns}, {"question_only": {"columns": columns}})
+    ModelVersion.objects.update(device="cuda (NVIDIA H200)")
+    get_user_model().objects.create_superuser("root", password="a-long-test-password")
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", "a-long-test-password")
+    page.click("button[type=submit], input[type=submit]")
+    page.goto(f"{live_server.url}{path}")
+    assert page.evaluate(OVERFLOW) <= 0
+    if path == "/review/model/":
+        time_header = page.locator("table.metrics th", has_text="Time")
+        assert time_header.bounding_box()["x"] + time_header.bounding_box()["width"] <= 1280
