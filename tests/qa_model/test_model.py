@@ -132,3 +132,35 @@ def test_an_unknown_architecture_is_refused():
         AVSTConfig(
             vocab_size=10, architecture="avst_plus", use_audio=False, spatial_grounding=False
         )
+
+
+def test_spatial_grounding_gives_the_reference_numbers():
+    """AVST's spatial grounding computes the reference's cosine attention without normalising
+    the whole map: the same attention and the same fused feature, gradients included."""
+    from torch.nn import functional as F
+
+    from qa_model.model import SpatialGrounding
+
+    torch.manual_seed(0)
+    config = AVSTConfig(vocab_size=10, **TINY)
+    grounding = SpatialGrounding(config)
+    audio = torch.randn(6, 16, requires_grad=True)
+    visual = torch.randn(6, 16, 4, 4, requires_grad=True)
+
+    def reference(audio, visual):
+        patches = visual.flatten(2).transpose(1, 2)
+        global_feature = patches.mean(dim=1)
+        patches = F.normalize(patches, dim=-1)
+        cosine = torch.bmm(patches, F.normalize(audio, dim=-1).unsqueeze(-1)).squeeze(-1)
+        attention = torch.softmax(cosine, dim=-1)
+        grounded = torch.bmm(attention.unsqueeze(1), patches).squeeze(1)
+        fused = grounding.fuse(torch.tanh(torch.cat([global_feature, grounded], dim=-1)))
+        return fused, attention
+
+    ours, expected = grounding(audio, visual), reference(audio, visual)
+    for got, want in zip(ours, expected, strict=True):
+        assert torch.allclose(got, want, atol=1e-6)
+    ours_grad = torch.autograd.grad(ours[0].sum(), (audio, visual))
+    expected_grad = torch.autograd.grad(expected[0].sum(), (audio, visual))
+    for got, want in zip(ours_grad, expected_grad, strict=True):
+        assert torch.allclose(got, want, atol=1e-5)
