@@ -53,10 +53,11 @@ class Heartbeat:
     visible: bool
     muted: bool
     rate: float
+    volume: float = 1.0  # 0 is silent like muted (older players do not send it)
 
     def problem(self) -> str | None:
         """Why this heartbeat cannot be taken at all, or None."""
-        for name in ("position", "rate"):
+        for name in ("position", "rate", "volume"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return f"{name} must be a number"
@@ -92,7 +93,7 @@ def heartbeat_credit(
     the playhead earns no more than the time that passed, a position past the clip's end earns
     nothing, and a long silence earns at most the cap.
     """
-    if not heartbeat.playing or not heartbeat.visible or heartbeat.muted:
+    if not heartbeat.playing or not heartbeat.visible or heartbeat.muted or heartbeat.volume <= 0:
         return 0.0
     if abs(heartbeat.rate - 1.0) > _RATE_TOLERANCE:
         return 0.0
@@ -102,6 +103,69 @@ def heartbeat_credit(
     if advanced <= 0 or elapsed_seconds <= 0:
         return 0.0
     return min(elapsed_seconds, advanced, limits.heartbeat_max_credit_seconds)
+
+
+# Why a heartbeat credited less than the time that passed, in the watcher's words (W1 refuses
+# without explaining; the player shows these next to its bar).
+SHORTFALLS = {
+    "paused": "Paused: the count goes on when the video plays.",
+    "ended": "The clip ended before the minimum: replay it from the start to go on.",
+    "hidden": "This tab is hidden: watching counts only while the video is on screen.",
+    "muted": "Muted: watching counts only with sound.",
+    "volume": "The volume is at 0: turn the sound up to be counted.",
+    "speed": "Not at normal speed: only 1× playback is counted.",
+    "seeked": "You went back in the video: seconds already counted are not counted twice.",
+    "stalled": "The video is loading or stalled: only the seconds it plays are counted.",
+    "elsewhere": "Another of your viewings was counted for this time (one person, one count).",
+    "gap": "No report came for a while (a sleeping computer, a lost connection): "
+    "at most {cap:.0f} s are counted at a time.",
+}
+# Less credit than time passed by under this is rounding and network jitter, not a shortfall.
+_SHORTFALL_SLACK_SECONDS = 1.0
+
+
+def heartbeat_shortfall(
+    heartbeat: Heartbeat,
+    *,
+    credit: float,
+    previous_position: float,
+    since_heartbeat: float,
+    since_credited: float,
+    duration_seconds: float,
+    limits: Limits,
+) -> str:
+    """Why `credit` (heartbeat_credit's answer) is less than the time since this viewing's
+    previous heartbeat: a key of SHORTFALLS, or "" when it is not (or the viewing just began).
+    `since_credited` is the time since the person was last credited on any viewing."""
+    at_end = heartbeat.position >= duration_seconds - _POSITION_TOLERANCE_SECONDS
+    if not heartbeat.playing:
+        return "ended" if at_end else "paused"
+    if not heartbeat.visible:
+        return "hidden"
+    if heartbeat.muted:
+        return "muted"
+    if heartbeat.volume <= 0:
+        return "volume"
+    if abs(heartbeat.rate - 1.0) > _RATE_TOLERANCE:
+        return "speed"
+    if heartbeat.position > duration_seconds + _POSITION_TOLERANCE_SECONDS:
+        return "ended"
+    if credit >= since_heartbeat - _SHORTFALL_SLACK_SECONDS:
+        return ""
+    if heartbeat.position < previous_position - _POSITION_TOLERANCE_SECONDS:
+        return "seeked"
+    slack = _SHORTFALL_SLACK_SECONDS
+    if since_credited < since_heartbeat - slack and credit >= since_credited - slack:
+        return "elsewhere"  # the time was credited to another of the person's viewings
+    if credit >= limits.heartbeat_max_credit_seconds - 1e-9:
+        return "gap"
+    if previous_position <= 0 and heartbeat.position < _POSITION_TOLERANCE_SECONDS:
+        return ""  # the first seconds of a viewing: the page loaded before it played
+    return "stalled"
+
+
+def shortfall_text(reason: str, limits: Limits) -> str:
+    return SHORTFALLS[reason].format(cap=limits.heartbeat_max_credit_seconds) if reason else ""
 
 
 def check_slot_values(template_text: str, slot_values: object) -> list[str]:

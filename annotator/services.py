@@ -168,13 +168,22 @@ def watch_heartbeat(
         if session.consumed_at is not None:
             raise errors.WatchSessionConsumed(errors.WATCH_SESSION_CONSUMED)
         now = timezone.now()
+        since_heartbeat = (now - session.last_heartbeat_at).total_seconds()
+        since_credited = (now - clock.credited_until).total_seconds()
         credit = rules.heartbeat_credit(
             heartbeat,
             previous_position=session.last_position,
-            elapsed_seconds=min(
-                (now - session.last_heartbeat_at).total_seconds(),
-                (now - clock.credited_until).total_seconds(),
-            ),
+            elapsed_seconds=min(since_heartbeat, since_credited),
+            duration_seconds=session.video.duration_seconds,
+            limits=limits,
+        )
+        # Not stored: the answer to this heartbeat says why it counted less than time passed.
+        session.shortfall = rules.heartbeat_shortfall(
+            heartbeat,
+            credit=credit,
+            previous_position=session.last_position,
+            since_heartbeat=since_heartbeat,
+            since_credited=since_credited,
             duration_seconds=session.video.duration_seconds,
             limits=limits,
         )

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
+from annotator import rules
 from annotator.models import Question, QuestionTemplate, Video, Vote, WatchSession
 from qa_model import catalogue
 
@@ -16,6 +17,11 @@ class WatchSessionSerializer(serializers.ModelSerializer):
     required_seconds = serializers.SerializerMethodField()
     unlocked = serializers.SerializerMethodField(help_text="Enough watching to submit once.")
     consumed = serializers.SerializerMethodField(help_text="Already spent on a submission.")
+    shortfall = serializers.SerializerMethodField(
+        help_text="In a heartbeat's answer: why it counted less than the time that passed "
+        f"({', '.join(rules.SHORTFALLS)}), or empty."
+    )
+    shortfall_text = serializers.SerializerMethodField(help_text="The same, in words.")
 
     class Meta:
         model = WatchSession
@@ -27,7 +33,15 @@ class WatchSessionSerializer(serializers.ModelSerializer):
             "required_seconds",
             "unlocked",
             "consumed",
+            "shortfall",
+            "shortfall_text",
         ]
+
+    def get_shortfall(self, session: WatchSession) -> str:
+        return getattr(session, "shortfall", "")
+
+    def get_shortfall_text(self, session: WatchSession) -> str:
+        return rules.shortfall_text(self.get_shortfall(session), rules.Limits.from_settings())
 
     def get_credited_seconds(self, session: WatchSession) -> float:
         return round(session.credited_seconds, 2)
@@ -63,8 +77,11 @@ class HeartbeatSerializer(serializers.Serializer):
     position = serializers.FloatField(min_value=0, help_text="Playhead position, seconds.")
     playing = serializers.BooleanField()
     visible = serializers.BooleanField(help_text="The tab is visible.")
-    muted = serializers.BooleanField(help_text="Muted or at zero volume.")
+    muted = serializers.BooleanField(help_text="Muted.")
     rate = serializers.FloatField(min_value=0, max_value=16, help_text="Playback rate.")
+    volume = serializers.FloatField(
+        min_value=0, max_value=1, required=False, default=1.0, help_text="Volume, 0 to 1."
+    )
 
 
 class VideoSerializer(serializers.ModelSerializer):

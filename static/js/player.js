@@ -27,7 +27,10 @@
     var work = player.closest(".work") || document;
     var video = player.querySelector("video");
     var fill = player.querySelector(".watch-fill");
+    var bar = player.querySelector(".watch-bar");
     var label = player.querySelector(".watch-label");
+    var reason = player.querySelector(".watch-reason");
+    var replay = player.querySelector(".watch-replay");
     var url = player.dataset.heartbeatUrl;
     var timer = null;
     var stopped = false;
@@ -37,7 +40,12 @@
       var credited = state.credited_seconds || 0;
       var percent = required ? Math.min(100, Math.round((100 * credited) / required)) : 100;
       fill.style.width = percent + "%";
+      bar.setAttribute("aria-valuenow", String(Math.floor(credited)));
       player.dataset.unlocked = state.unlocked ? "1" : "";
+      // The server's reason for counting less than the time that passed, in its words; once
+      // unlocked there is nothing left to explain.
+      reason.textContent = state.unlocked || state.consumed ? "" : state.shortfall_text || "";
+      replay.hidden = !(state.shortfall === "ended" && !state.unlocked && !state.consumed);
       if (state.consumed) {
         label.textContent = "This viewing was used for a submission.";
       } else if (state.unlocked) {
@@ -56,7 +64,8 @@
         position: video.currentTime || 0,
         playing: !video.paused && !video.ended,
         visible: document.visibilityState === "visible",
-        muted: video.muted || video.volume === 0,
+        muted: video.muted,
+        volume: video.volume,
         rate: video.playbackRate
       };
       fetch(url, {
@@ -88,11 +97,19 @@
       timer = null;
     }
 
+    replay.addEventListener("click", function () {
+      video.currentTime = 0;
+      video.play();
+      replay.hidden = true;
+      video.focus();
+    });
+
     // A heartbeat at each change of state, and every few seconds while playing.
     video.addEventListener("play", function () { beat(); start(); });
     video.addEventListener("pause", function () { beat(); stop(); });
     video.addEventListener("ended", function () { beat(); stop(); });
     video.addEventListener("ratechange", beat);
+    video.addEventListener("seeked", beat);
     video.addEventListener("volumechange", beat);
     document.addEventListener("visibilitychange", beat);
   }

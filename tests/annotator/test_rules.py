@@ -28,6 +28,65 @@ def credit(
     )
 
 
+def shortfall(
+    heartbeat: Heartbeat,
+    previous: float = 10.0,
+    since_heartbeat: float = 5.0,
+    since_credited: float | None = None,
+    duration: float = 60.0,
+) -> str:
+    since_credited = since_heartbeat if since_credited is None else since_credited
+    earned = credit(heartbeat, previous, min(since_heartbeat, since_credited), duration)
+    return rules.heartbeat_shortfall(
+        heartbeat,
+        credit=earned,
+        previous_position=previous,
+        since_heartbeat=since_heartbeat,
+        since_credited=since_credited,
+        duration_seconds=duration,
+        limits=LIMITS,
+    )
+
+
+class TestWhyAHeartbeatCountedLess:
+    """Each heartbeat's answer says why it credited less than the time that passed."""
+
+    @pytest.mark.parametrize(
+        ("heartbeat", "reason"),
+        [
+            (beat(15.0), ""),
+            (beat(15.0, playing=False), "paused"),
+            (beat(59.9, playing=False), "ended"),
+            (beat(15.0, visible=False), "hidden"),
+            (beat(15.0, muted=True), "muted"),
+            (beat(15.0, volume=0.0), "volume"),
+            (beat(15.0, rate=2.0), "speed"),
+            (beat(3.0), "seeked"),
+            (beat(12.0), "stalled"),
+        ],
+        ids=lambda value: value if isinstance(value, str) else None,
+    )
+    def test_the_reason_names_what_the_watcher_did(self, heartbeat, reason):
+        assert shortfall(heartbeat, previous=10.0, since_heartbeat=5.0) == reason
+
+    def test_time_counted_on_another_viewing_and_a_long_silence(self):
+        assert shortfall(beat(15.0), since_heartbeat=5.0, since_credited=2.0) == "elsewhere"
+        assert shortfall(beat(40.0), previous=10.0, since_heartbeat=30.0) == "gap"
+
+    def test_the_start_of_a_viewing_is_not_a_shortfall(self):
+        # The page loaded 20 s before the first play: the first heartbeat is not "stalled".
+        assert shortfall(beat(0.2), previous=0.0, since_heartbeat=20.0) == ""
+
+    def test_each_reason_is_said_in_words(self):
+        assert rules.shortfall_text("", LIMITS) == ""
+        assert "replay it from the start" in rules.shortfall_text("ended", LIMITS)
+        assert "at most 10 s" in rules.shortfall_text("gap", LIMITS)
+
+    def test_a_volume_of_zero_earns_nothing(self):
+        assert credit(beat(5.0, volume=0.0)) == 0.0
+        assert beat(5.0, volume=float("nan")).problem() == "volume must be finite"
+
+
 class TestHeartbeatCredit:
     def test_it_credits_the_time_played(self):
         assert credit(beat(5.0), previous=0.0, elapsed=5.0) == 5.0

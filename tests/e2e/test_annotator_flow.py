@@ -127,9 +127,41 @@ def test_pausing_stops_the_credit(chromium, live_server, video, people):
     page.wait_for_timeout(1_500)  # the pause heartbeat
     credited = WatchSession.objects.get(annotator=people["asker"]).credited_seconds
     assert 5 <= credited <= 12
+    # The page says why, next to the bar, in a live region screen readers announce.
+    reason = page.locator(".watch-reason[role=status]")
+    expect(reason).to_have_text("Paused: the count goes on when the video plays.")
+    bar = page.locator(".watch-bar[role=progressbar]")
+    assert int(bar.get_attribute("aria-valuenow")) == int(credited)
+    assert bar.get_attribute("aria-valuemax") == "30"
     page.wait_for_timeout(12_000)
     assert WatchSession.objects.get(annotator=people["asker"]).credited_seconds == credited
     assert playback_seconds(page) < 12.5
+
+
+def test_the_gate_says_why_it_waits_and_offers_a_replay_when_the_clip_ends_short(
+    chromium, live_server, video, people
+):
+    page = signed_in(chromium, live_server, "asker")
+    page.goto(f"{live_server.url}/ask/")
+    page.evaluate("document.querySelector('video').muted = true")
+    play(page)
+    reason = page.locator(".watch-reason")
+    expect(reason).to_have_text("Muted: watching counts only with sound.", timeout=10_000)
+    page.evaluate("document.querySelector('video').muted = false")
+    expect(reason).to_have_text("", timeout=10_000)
+    # Skipped to just before the end: the clip ends long before 30 s were counted.
+    replay = page.locator("button.watch-replay")
+    expect(replay).to_be_hidden()
+    page.evaluate("document.querySelector('video').currentTime = 43")
+    expect(reason).to_contain_text("The clip ended before the minimum", timeout=15_000)
+    expect(replay).to_be_visible()
+    replay.click()
+    expect(replay).to_be_hidden()
+    replaying = (
+        "() => { const v = document.querySelector('video');"
+        " return !v.paused && v.currentTime < 5; }"
+    )
+    page.wait_for_function(replaying)
 
 
 def test_the_work_pages_fit_a_phone(chromium, live_server, video, people, tmp_path):

@@ -163,6 +163,21 @@ class TestHeartbeats:
             state = beat(owner_api, session["id"], 59.0).json()
         assert state["credited_seconds"] == 2 and not state["unlocked"]
 
+    def test_each_answer_says_why_it_counted_less_than_the_time_that_passed(
+        self, owner_api, video
+    ):
+        with time_machine.travel(timezone.now(), tick=False) as clock:
+            session = post(owner_api, "api-watch-start", {"video": video.pk}).json()
+            clock.shift(5)
+            state = beat(owner_api, session["id"], 5.0).json()
+            assert (state["shortfall"], state["shortfall_text"]) == ("", "")
+            clock.shift(5)
+            state = beat(owner_api, session["id"], 10.0, volume=0.0).json()
+            assert state["shortfall"] == "volume" and "volume is at 0" in state["shortfall_text"]
+            clock.shift(5)
+            state = beat(owner_api, session["id"], 10.0, playing=False).json()
+            assert state["shortfall"] == "paused" and state["credited_seconds"] == 5
+
     def test_a_heartbeat_for_another_users_viewing_is_not_found(
         self, owner_api, other_api, other_annotator, video
     ):
