@@ -79,7 +79,9 @@ def worker_config():
         api_url=env_str("AVQA_API_URL", "http://127.0.0.1:8000"),
         token=token,
         work_dir=Path(env_str("AVQA_WORKER_DIR", str(VAR_DIR / "gpu-worker"))),
-        variants=_variants(env_str("TRAIN_VARIANTS", "") or env_str("TRAIN_VARIANT", "avst")),
+        variants=_variants(
+            env_str("TRAIN_VARIANTS", "") or env_str("TRAIN_VARIANT", "avst,avst_plus")
+        ),
         baselines=_baselines(env_str("TRAIN_BASELINES", "question_only,audio_q,visual_q")),
         train=TrainConfig(
             epochs=env_int("TRAIN_EPOCHS", 30, minimum=1),

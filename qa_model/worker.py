@@ -51,7 +51,7 @@ class WorkerConfig:
     work_dir: Path
     # The variants a run trains; the one best on the validation split becomes the version
     # (the first listed when there is no validation split yet).
-    variants: tuple[str, ...] = ("avst",)
+    variants: tuple[str, ...] = ("avst", "avst_plus")
     # Trained beside them on the same split, each with its Table 2 on the version (what sound,
     # sight and both add to the question); question-only also scores every live question
     # "answerable without watching". Audio- and visual-only read the pooled features: cheap.

@@ -144,6 +144,7 @@ def test_the_gpu_worker_reads_its_variants_and_refuses_unknown_ones(monkeypatch)
     assert config.variants == ("avst_plus", "avst") and config.baselines == ()
     monkeypatch.delenv("TRAIN_VARIANTS")
     monkeypatch.delenv("TRAIN_BASELINES")
+    assert worker_config().variants == ("avst", "avst_plus")  # the default: both, best kept
     monkeypatch.setenv("TRAIN_VARIANT", "av_q")  # the older, single-variant name still works
     config = worker_config()
     assert config.variants == ("av_q",)
