@@ -5,6 +5,7 @@ from annotator import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("guidelines/", views.guidelines_page, name="guidelines"),
     path("ask/", views.ask, name="ask"),
     path("ask/skip/", views.ask_skip, name="ask-skip"),
     path("answer/", views.answer, name="answer"),
