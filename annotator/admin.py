@@ -45,6 +45,14 @@ from annotator.models import (
     Vote,
     WatchSession,
 )
+from annotator.qualification import (
+    FAILED,
+    OFF,
+    PASSED,
+    WAIVED,
+    qualification_of,
+    qualifications_of,
+)
 from qa_model import media
 
 
@@ -500,15 +508,17 @@ class _AnnotatorChangeList(ChangeList):
         super().get_results(request)
         page = list(self.result_list)  # evaluated once; the template lists these same objects
         statistics = selectors.annotator_statistics(page)
+        standings = qualifications_of(page)
         for annotator in page:
             annotator.statistics = statistics[annotator.pk]
+            annotator.qualification = standings[annotator.pk]
 
 
 @admin.register(Annotator)
 class AnnotatorAdmin(admin.ModelAdmin):
     list_display = (
-        "username", "is_active", "asked", "votes", "agreement", "gold", "invalid_rate",
-        "median_watch", "votes_per_hour", "date_joined",
+        "username", "is_active", "qualified", "asked", "votes", "agreement", "gold",
+        "invalid_rate", "median_watch", "votes_per_hour", "date_joined",
     )  # fmt: skip
     list_filter = ("is_active",)
     search_fields = ("username", "email")
@@ -529,6 +539,19 @@ class AnnotatorAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # annotators sign up through accounts, not here
+
+    @admin.display(description="qualification")
+    def qualified(self, annotator: Annotator) -> str:
+        standing = getattr(annotator, "qualification", None)
+        if standing is None:
+            standing = qualification_of(annotator)
+        if standing.state == OFF:
+            return "—"
+        if standing.state in (PASSED, FAILED):
+            return f"{standing.state} ({standing.correct} of {standing.required} right)"
+        if standing.state == WAIVED:
+            return "waived: too few gold questions to test"
+        return f"in progress ({standing.done} of {standing.required})"
 
     @admin.display(description="questions", ordering="asked")
     def asked(self, annotator: Annotator) -> int:

@@ -50,6 +50,18 @@ REVIEW_KEEP_UNDECIDED = "Only an accepted or invalid question can be kept as it 
 REVIEW_NO_CHANGE = "This question is already {status}."
 GOLD_NOT_ACCEPTED = "Only an accepted question can be gold."
 
+# The qualification round (annotator/qualification.py).
+NOT_QUALIFIED = {
+    "qualifying": (
+        "Your answers count once you pass the qualification round: {done} of its {required} "
+        "questions answered. The Answer page offers them."
+    ),
+    "failed": (
+        "Your qualification answers ({correct} of {required} right) did not pass, so your "
+        "answers do not count. Please contact the organisers."
+    ),
+}
+
 # The model loop (annotator/modelloop.py): refusals met by admins and the gpu worker.
 RUN_ACTIVE = "A training run is already queued or running; wait for it to finish."
 RUN_NOT_RUNNING = "Training run {run} is {status}, not running: its result cannot be recorded."
@@ -150,6 +162,11 @@ class QuestionTaken(RuleViolation):
 
 class OwnQuestion(RuleViolation):
     rule = "A2"
+    status_code = 403
+
+
+class NotQualified(RuleViolation):
+    rule = "qualification"
     status_code = 403
 
 

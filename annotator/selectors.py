@@ -44,6 +44,7 @@ from annotator.models import (
     WatchSession,
     offer_place,
 )
+from annotator.qualification import FAILED, QUALIFYING, qualification_of
 from qa_model import catalogue
 
 # The home page counts the work open to an annotator up to this, then says "more than".
@@ -245,6 +246,18 @@ def next_question_to_answer(annotator: object, exclude: Iterable[int] = ()) -> Q
     """
     if not is_annotator(annotator) or below_gold_bar(annotator):
         return None
+    standing = qualification_of(annotator)
+    if standing.state == FAILED:
+        return None
+    if standing.state == QUALIFYING:
+        # The qualification round: gold questions only, oldest gold first.
+        return (
+            gold_open_to(annotator)
+            .exclude(pk__in=list(exclude))
+            .select_related("template", "video")
+            .order_by("gold_since", "pk")
+            .first()
+        )
     candidates = (
         questions_open_to_answer(annotator)
         .exclude(pk__in=list(exclude))
@@ -324,6 +337,7 @@ def home_counts(annotator: object) -> dict[str, int | bool]:
         "questions_asked": Question.objects.filter(author=annotator).count(),
         "votes_cast": Vote.objects.filter(annotator=annotator).count(),
         "below_gold_bar": below_gold_bar(annotator),
+        "qualification": qualification_of(annotator),
     }
 
 

@@ -34,6 +34,7 @@ from annotator.models import (
     WatchClock,
     WatchSession,
 )
+from annotator.qualification import qualification_of
 from annotator.rules import Heartbeat, Limits
 from qa_model import media
 
@@ -406,6 +407,14 @@ def vote_cast(
             raise errors.OwnQuestion(errors.OWN_QUESTION)
         if Vote.objects.filter(question=question, annotator=annotator).exists():
             raise errors.AlreadyVoted(errors.ALREADY_VOTED)
+        if not gold:
+            standing = qualification_of(annotator)
+            if not standing.counts_votes:
+                raise errors.NotQualified(
+                    errors.NOT_QUALIFIED[standing.state].format(
+                        done=standing.done, required=standing.required, correct=standing.correct
+                    )
+                )
         answer_row = None
         if not invalid:
             answer_row = _answer_get(rules.check_answer(answer, question.template.answers))

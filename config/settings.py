@@ -236,6 +236,10 @@ GOLD_SHARE = env_float("GOLD_SHARE", 0.1, minimum=0.0)
 # offered no more work (0 turns the bar off).
 GOLD_MIN_ACCURACY = env_float("GOLD_MIN_ACCURACY", 0.0, minimum=0.0)
 GOLD_MIN_CHECKS = env_int("GOLD_MIN_CHECKS", 5, minimum=1)
+# The qualification round (annotator/qualification.py): a new annotator's answers count once
+# they answered this many gold questions with at least this share right (0 questions: no round).
+QUALIFICATION_QUESTIONS = env_int("QUALIFICATION_QUESTIONS", 3, minimum=0)
+QUALIFICATION_PASS = env_float("QUALIFICATION_PASS", 0.66, minimum=0.0)
 
 # --- Request bodies (config/request_limits.py) ----------------------------------------------
 # The most bytes a request body may declare: forms and the annotator API need kilobytes (an

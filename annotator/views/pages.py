@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator import balance, errors, selectors, services
 from annotator.models import Question, TrainingRun, WatchSession
+from annotator.qualification import FAILED, PASSED, QUALIFYING, qualification_of
 from annotator.throttling import work_rate_limited
 from qa_model import catalogue
 
@@ -234,8 +235,15 @@ def _answer_context(
     buttons = [
         {"answer": answer, "key": _ANSWER_KEYS[index]} for index, answer in enumerate(answers)
     ]
-    return {**_player(session), "video": question.video, "question": question,
-            "buttons": buttons, "invalid_key": INVALID_KEY}  # fmt: skip
+    standing = qualification_of(request.user)
+    return {
+        **_player(session),
+        "video": question.video,
+        "question": question,
+        "buttons": buttons,
+        "invalid_key": INVALID_KEY,
+        "qualifying": standing if standing.state == QUALIFYING else None,
+    }
 
 
 # Questions taken by others between offering and starting to watch, tried past in one request.
@@ -276,6 +284,7 @@ def answer(request: HttpRequest) -> HttpResponse:
 
     session = _own_open_session(request, request.POST.get("watch_session"))
     invalid = request.POST.get("invalid") == "1"
+    qualifying = qualification_of(request.user).state == QUALIFYING
     try:
         question = selectors.question_get_for_vote(request.user, request.POST.get("question"))
     except Http404:
@@ -300,7 +309,16 @@ def answer(request: HttpRequest) -> HttpResponse:
         return _render_item(
             request, "answer", {**context, "error": refusal.message}, refusal.status_code
         )
-    if invalid:
+    standing = qualification_of(request.user) if qualifying else None
+    if standing is not None and standing.state == PASSED:
+        messages.success(
+            request,
+            f"You passed the qualification ({standing.correct} of {standing.required} right): "
+            "from now on your answers count.",
+        )
+    elif standing is not None and standing.state == FAILED:
+        messages.warning(request, errors.NOT_QUALIFIED[FAILED].format(**vars(standing)))
+    elif invalid:
         messages.success(
             request,
             "Thank you. Your flag is saved: the question is closed as invalid if "
