@@ -50,7 +50,11 @@ def manage(env, *args: str) -> str:
 
 def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
     manage(local_env, "migrate", "--noinput")
-    seeded = manage(local_env, "seed_demo", "--videos", "2", "--annotators", "1", "--seconds", "40")
+    seeded = manage(
+        local_env,
+        "seed_demo",
+        *("--videos", "2", "--annotators", "1", "--seconds", "40", "--collection", "0"),
+    )
     password = re.search(r"annotator\s+annotator1\s+(\S+)", seeded).group(1)
     manage(
         local_env, "shell", "-c",

@@ -38,7 +38,7 @@ def _collection() -> dict:
         WatchSession,
     )
 
-    call_command("seed_demo", videos=1, annotators=4, seconds=40, verbosity=0)
+    call_command("seed_demo", videos=1, annotators=4, seconds=40, collection=0, verbosity=0)
     users = {user.username: user for user in get_user_model().objects.all()}
     video = Video.objects.get()
 

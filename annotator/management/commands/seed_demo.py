@@ -1,7 +1,15 @@
-"""Seed a demo: an admin, a reviewer, annotators with printed passwords, and generated videos."""
+"""Seed a demo: an admin, a reviewer, annotators with printed passwords, videos to work on, and a
+synthetic collection already answered, so the first model has something to learn from.
+
+The collection is rendered synthetic performances with their ground-truth MUSIC-AVQA records,
+imported as accepted pairs of the release "Synthetic demo" in their published splits (its
+videos are full: annotators ask about the open videos). A few of its yes/no pairs are made gold,
+so new annotators have a qualification round to pass.
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
 import tempfile
 from pathlib import Path
@@ -12,8 +20,14 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from annotator import accounts, services
-from annotator.models import Video
-from qa_model.synthetic import Scene, render_scene
+from annotator.dataset_import import dataset_import, read_records
+from annotator.models import Question, QuestionStatus, Video
+from qa_model.records import SPLITS
+from qa_model.synthetic import Scene, render_scene, synthesize
+
+COLLECTION_RELEASE = "Synthetic demo"
+COLLECTION_SEED = 900  # another seed than the open videos', so no clip appears twice
+GOLD_QUESTIONS = 6
 
 
 class Command(BaseCommand):
@@ -23,14 +37,29 @@ class Command(BaseCommand):
         parser.add_argument("--annotators", type=int, default=6)
         parser.add_argument("--videos", type=int, default=6)
         parser.add_argument("--seconds", type=float, default=60.0, help="length of each video")
+        parser.add_argument(
+            "--collection",
+            type=int,
+            default=48,
+            help="synthetic clips whose ground-truth questions are imported as accepted pairs",
+        )
 
-    def handle(self, *args: object, annotators: int, videos: int, seconds: float, **_: object):
+    def handle(
+        self,
+        *args: object,
+        annotators: int,
+        videos: int,
+        seconds: float,
+        collection: int,
+        **_: object,
+    ):
         if seconds < 40:
             self.stderr.write("Demo videos are at least 40 s long (the watch gate is 30 s).")
             raise SystemExit(2)
         credentials_file = settings.VAR_DIR / "demo-credentials.txt"
         credentials = self._people(annotators, credentials_file)
         self._videos(videos, seconds)
+        self._collection(collection)
         self.stdout.write(self.style.SUCCESS(f"Demo accounts (also in {credentials_file}):"))
         for line in credentials:
             self.stdout.write(f"  {line}")
@@ -69,3 +98,30 @@ class Command(BaseCommand):
                 names = " and ".join(player.instrument for player in scene.players)
                 services.video_create(avqa_id=avqa_id, source=clip, title=f"Demo: {names}")
             self.stdout.write(f"  video {avqa_id}: {names}")
+
+    def _collection(self, clips: int) -> None:
+        if clips <= 0 or Question.objects.filter(origin_release=COLLECTION_RELEASE).exists():
+            return
+        self.stdout.write(f"  rendering a synthetic collection of {clips} clips …")
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder)
+            synthesize(out, videos=clips, seed=COLLECTION_SEED, workers=os.cpu_count() or 1)
+            imported = 0
+            for split in SPLITS:
+                records = read_records(out / f"avqa-{split}.json")
+                report = dataset_import(
+                    records, videos_dir=out / "videos", release=COLLECTION_RELEASE, split=split
+                )
+                imported += report.imported
+        reviewer = get_user_model().objects.filter(is_superuser=True).first()
+        yes_no = Question.objects.filter(
+            origin_release=COLLECTION_RELEASE,
+            status=QuestionStatus.ACCEPTED,
+            template__answer_kind="yes_no",
+        ).order_by("pk")[:GOLD_QUESTIONS]
+        for question in yes_no:
+            services.question_gold_set(reviewer=reviewer, question=question, gold=True)
+        self.stdout.write(
+            f"  {imported} accepted pairs on {clips} synthetic clips ({COLLECTION_RELEASE}), "
+            f"{len(yes_no)} of them gold"
+        )

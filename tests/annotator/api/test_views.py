@@ -163,9 +163,7 @@ class TestHeartbeats:
             state = beat(owner_api, session["id"], 59.0).json()
         assert state["credited_seconds"] == 2 and not state["unlocked"]
 
-    def test_each_answer_says_why_it_counted_less_than_the_time_that_passed(
-        self, owner_api, video
-    ):
+    def test_each_answer_says_why_it_counted_less_than_the_time_that_passed(self, owner_api, video):
         with time_machine.travel(timezone.now(), tick=False) as clock:
             session = post(owner_api, "api-watch-start", {"video": video.pk}).json()
             clock.shift(5)

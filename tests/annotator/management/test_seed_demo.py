@@ -6,7 +6,7 @@ import io
 import re
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 
 from annotator import selectors
@@ -23,6 +23,8 @@ def _var_dir(settings, tmp_path):
 
 def seed(*args: str) -> str:
     out = io.StringIO()
+    if "--collection" not in args:
+        args = (*args, "--collection", "0")  # rendering a collection takes a while
     call_command("seed_demo", *args, stdout=out)
     return out.getvalue()
 
@@ -58,3 +60,24 @@ def test_it_refuses_videos_shorter_than_40_seconds(catalogue):
     with pytest.raises(SystemExit):
         seed("--seconds", "20")
     assert not Video.objects.exists()
+
+
+def test_a_synthetic_collection_is_imported_as_accepted_pairs_with_gold(catalogue):
+    """The first model learns from it, and new annotators qualify on its gold."""
+    from annotator.models import Question, QuestionStatus
+    from annotator.qualification import qualification_of
+
+    output = seed("--videos", "1", "--annotators", "1", "--seconds", "40", "--collection", "4")
+    pairs = Question.objects.filter(origin_release="Synthetic demo")
+    assert pairs.count() > 40 and not pairs.exclude(status=QuestionStatus.ACCEPTED).exists()
+    assert set(pairs.values_list("origin_split", flat=True)) <= {"train", "val", "test"}
+    assert pairs.filter(gold_since__isnull=False).count() == 6
+    assert f"{pairs.count()} accepted pairs on 4 synthetic clips" in output
+    assert Video.objects.count() == 5
+    # The demo's annotators start with the qualification round, on that gold.
+    annotator = get_user_model().objects.get(username="annotator1")
+    assert selectors.is_annotator(annotator)
+    assert qualification_of(annotator).state == "qualifying"
+    # Running it again imports nothing more.
+    seed("--videos", "1", "--annotators", "1", "--seconds", "40", "--collection", "4")
+    assert Question.objects.filter(origin_release="Synthetic demo").count() == pairs.count()
