@@ -22,7 +22,9 @@ SKIPPED_VIDEOS = "skipped_videos"
 SKIPPED_QUESTIONS = "skipped_questions"
 _SKIP_MEMORY = 50  # enough for a working session; older skips come round again
 INVALID_KEY = "x"
-_ANSWER_KEYS = "1234567890abcdefghijklmnopqrstuvw"
+# Letters after the digits, without those the player and the page use (j, k, l: back, play or
+# pause, forward; s: skip; x: invalid).
+_ANSWER_KEYS = "1234567890abcdefghimnopqrtuvwyz"
 
 
 @login_required

@@ -143,17 +143,88 @@
     if (form) updatePreview(form);
   });
 
-  // Answer shortcuts: the key shown on each button presses it, when the answers are unlocked.
+  // Keyboard shortcuts (listed in the "?" dialog). Single keys can be turned off there, for
+  // screen readers and speech input; the choice is kept in this browser.
+  var KEYS_OFF = "avqa-shortcuts-off";
+
+  function shortcutsOff() {
+    try {
+      return window.localStorage.getItem(KEYS_OFF) === "1";
+    } catch (error) {
+      return false;
+    }
+  }
+
+  function typing(target) {
+    var tag = (target.tagName || "").toLowerCase();
+    return tag === "input" || tag === "select" || tag === "textarea" || target.isContentEditable;
+  }
+
+  function clickIf(selector) {
+    var element = document.querySelector(selector);
+    if (element) element.click();
+    return !!element;
+  }
+
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    var tag = (event.target.tagName || "").toLowerCase();
-    if (tag === "input" || tag === "select" || tag === "textarea") return;
-    var button = document.querySelector('fieldset.answers:not([disabled]) button[data-key="' + event.key + '"]');
-    if (button) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    var help = document.getElementById("keys-help");
+    if (event.key === "?") {
+      if (!help) return;
       event.preventDefault();
-      button.click();
+      if (help.open) help.close();
+      else help.showModal();
+      return;
+    }
+    if ((help && help.open) || shortcutsOff()) return;
+    var video = document.querySelector(".work video");
+    var handled = false;
+    if (event.key === "k" && video) {
+      if (video.paused) video.play();
+      else video.pause();
+      handled = true;
+    } else if ((event.key === "j" || event.key === "l") && video) {
+      video.currentTime = Math.max(0, video.currentTime + (event.key === "j" ? -5 : 5));
+      handled = true;
+    } else if (event.key === "s") {
+      handled = clickIf(".work form.skip button");
+    } else if (event.key === "Enter" && event.target === document.body) {
+      handled = clickIf(".work fieldset.gated:not([disabled]) button[type=submit].primary");
+    } else {
+      // Answers: the key shown on each button presses it, when the answers are unlocked.
+      handled = clickIf('fieldset.answers:not([disabled]) button[data-key="' + event.key + '"]');
+    }
+    if (handled) event.preventDefault();
+  });
+
+  function setupKeysHelp() {
+    var box = document.getElementById("keys-off");
+    if (!box || box.dataset.ready) return;
+    box.dataset.ready = "1";
+    box.checked = shortcutsOff();
+    box.addEventListener("change", function () {
+      try {
+        window.localStorage.setItem(KEYS_OFF, box.checked ? "1" : "0");
+      } catch (error) {
+        /* storage refused: the choice lasts until the page is left */
+      }
+    });
+  }
+
+  // After each swap of the work area, focus moves to its heading, so keyboard and screen-reader
+  // users start on the new video or question, not on a button that no longer exists.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var work = document.getElementById("work");
+    if (!work || !(event.detail.target === work || event.detail.target.contains(work) ||
+                   !document.body.contains(event.detail.target))) return;
+    var heading = work.querySelector("h1");
+    if (heading) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: false });
     }
   });
+
+  document.addEventListener("DOMContentLoaded", setupKeysHelp);
 
   if (window.htmx) {
     window.htmx.onLoad(setup);

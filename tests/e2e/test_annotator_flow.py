@@ -177,3 +177,33 @@ def test_the_work_pages_fit_a_phone(chromium, live_server, video, people, tmp_pa
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
     expect(page.locator("fieldset.answers button")).to_have_count(23)  # 22 instruments + invalid
     page.screenshot(path=tmp_path / "answer-phone.png", full_page=True)
+
+
+def test_keys_play_skip_answer_and_can_be_turned_off(chromium, live_server, video, people):
+    """k plays and pauses, ? lists every key, the list can turn single keys off, and after an
+    htmx swap the focus is on the new item's heading."""
+    ask(people["asker"], video, template_id=11, slot_values=[])
+    page = signed_in(chromium, live_server, "voter1")
+    page.goto(f"{live_server.url}/answer/")
+    paused = "() => document.querySelector('video').paused"
+    page.keyboard.press("k")
+    page.wait_for_function("() => !document.querySelector('video').paused")
+    page.keyboard.press("k")
+    page.wait_for_function(paused)
+    page.keyboard.press("?")
+    help_dialog = page.locator("#keys-help")
+    expect(help_dialog).to_be_visible()
+    expect(help_dialog).to_contain_text("Skip this video or question")
+    page.check("#keys-off")
+    page.keyboard.press("Escape")
+    expect(help_dialog).to_be_hidden()
+    page.keyboard.press("k")  # turned off: nothing plays
+    page.wait_for_timeout(500)
+    assert page.evaluate(paused)
+    page.keyboard.press("?")
+    page.uncheck("#keys-off")
+    page.keyboard.press("Escape")
+    page.keyboard.press("s")  # skip: the empty state swaps in, and takes the focus
+    expect(page.locator("h1")).to_have_text("Nothing to answer right now")
+    focused = page.evaluate("() => document.activeElement.tagName")
+    assert focused == "H1"
