@@ -12,7 +12,7 @@ export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/avqa
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 endif
 
-.PHONY: run test install browser lint migrate seed clean bench-speed bench-accuracy bench-crowd \
+.PHONY: run test install browser axe lint migrate seed clean bench-speed bench-accuracy bench-crowd \
 	bench-scale deploy-check
 
 install: $(INSTALLED)
@@ -54,7 +54,14 @@ browser:
 		  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } || \
 		echo "note: no Chromium at $(CHROMIUM) (apt-get install -y chromium); browser tests will skip"
 
-test: install browser
+# axe-core (from the npm registry) checks the pages' accessibility in the browser tests.
+AXE := var/npm/node_modules/axe-core/axe.min.js
+axe:
+	@test -f $(AXE) || { command -v npm >/dev/null && \
+		npm install --prefix var/npm --no-audit --no-fund --silent axe-core@4 >/dev/null; } || \
+		echo "note: no axe-core (npm install --prefix var/npm axe-core@4); accessibility tests will skip"
+
+test: install browser axe
 	$(BIN)/ruff check .
 	DATABASE_URL= $(BIN)/python manage.py makemigrations --check --dry-run  # models vs files only
 	$(BIN)/python -m pytest

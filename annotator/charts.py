@@ -3,23 +3,43 @@ and horizontal bars with an optional reference mark."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 COLOURS = ("#1b6ca8", "#d1495b", "#2e8540", "#222222", "#8e6c8a", "#e08e0b")
+_ids = itertools.count(1)
+
+
+def _opening(css: str, width: int, height: int, title: str, description: str) -> str:
+    """An SVG image with its title and a text alternative that says what it shows, both read
+    by screen readers (and shown by browsers as a tooltip)."""
+    number = next(_ids)
+    return (
+        f'<svg class="{css}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="chart-{number}-title chart-{number}-desc">'
+        f'<title id="chart-{number}-title">{escape(title)}</title>'
+        f'<desc id="chart-{number}-desc">{escape(description)}</desc>'
+    )
+
+
+def _shown(value: float, percent: bool) -> str:
+    return f"{value:.0%}" if percent else f"{value:g}"
 
 
 def line_chart(
     labels: Sequence[str],
     series: dict[str, Sequence[float | None]],
     *,
+    title: str,
     percent: bool = False,
     width: int = 640,
     height: int = 240,
 ) -> SafeString:
-    """One line per series over `labels` (e.g. versions or days); None leaves a gap."""
+    """One line per series over `labels` (e.g. versions or days); None leaves a gap. Its text
+    alternative gives each series' first and last values."""
     pad = 40
     values = [v for points in series.values() for v in points if v is not None]
     top = 1.0 if percent else max(values or [1]) or 1
@@ -31,7 +51,16 @@ def line_chart(
     def y(value: float) -> float:
         return height - pad - value / top * (height - 2 * pad)
 
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img">']
+    summary = []
+    for name, points in series.items():
+        known = [(labels[i], v) for i, v in enumerate(points) if v is not None]
+        if known:
+            (first_label, first), (last_label, last) = known[0], known[-1]
+            summary.append(
+                f"{name}: {_shown(first, percent)} at {first_label}, "
+                f"{_shown(last, percent)} at {last_label}"
+            )
+    parts = [_opening("chart", width, height, title, "; ".join(summary) + ".")]
     for tick in range(5):
         value = top * tick / 4
         label = f"{value:.0%}" if percent else f"{value:.0f}"
@@ -64,14 +93,25 @@ def line_chart(
 
 
 def bar_chart(
-    rows: Sequence[tuple[str, float, float | None]], *, percent: bool = True, width: int = 640
+    rows: Sequence[tuple[str, float, float | None]],
+    *,
+    title: str,
+    reference_name: str = "reference",
+    percent: bool = True,
+    width: int = 640,
 ) -> SafeString:
-    """Horizontal bars (label, value, reference): a reference draws a dark tick on the bar."""
+    """Horizontal bars (label, value, reference): a reference draws a dark tick on the bar. Its
+    text alternative lists every bar with its value (and reference)."""
     bar, gap, label_width = 14, 4, 220
     height = len(rows) * (bar + gap) + gap
     top = 1.0 if not rows else max(max(v, r or 0) for _, v, r in rows) or 1.0
     scale = (width - label_width - 60) / top
-    parts = [f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="img">']
+    described = [
+        f"{label} {_shown(value, percent)}"
+        + ("" if reference is None else f" ({reference_name} {_shown(reference, percent)})")
+        for label, value, reference in rows
+    ]
+    parts = [_opening("chart bars", width, height, title, "; ".join(described) + ".")]
     for index, (label, value, reference) in enumerate(rows):
         top_y = gap + index * (bar + gap)
         shown = f"{value:.1%}" if percent else f"{value:g}"

@@ -44,17 +44,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "queues": QUEUES, "page_name": "dashboard", "totals": totals,
         "videos": Video.objects.count(),
         "progress_chart": charts.line_chart(
-            days, {"questions asked": asked, "pairs accepted": accepted}
+            days, {"questions asked": asked, "pairs accepted": accepted},
+            title="Questions asked and pairs accepted, in all, by day",
         ) if days else "",
-        "type_chart": charts.bar_chart(_type_coverage(coverage)),
+        "type_chart": charts.bar_chart(
+            _type_coverage(coverage), title="Share of live questions per type",
+            reference_name="released validation split",
+        ),
         "template_chart": charts.bar_chart(
-            [(f"{t.pk}. {t.text[:28]}", share, ref) for t, _, share, ref in coverage]
+            [(f"{t.pk}. {t.text[:28]}", share, ref) for t, _, share, ref in coverage],
+            title="Share of live questions per template",
+            reference_name="released validation split",
         ),
         "balances": balances, "skew_warning": balance.SKEW_WARNING,
         "balance_min_pairs": balance.BALANCE_MIN_PAIRS,
         "blind_score_warning": settings.BLIND_SCORE_WARNING,
         "throughput_chart": charts.bar_chart(
-            [(name, q + v, None) for name, q, v in people[:25]], percent=False
+            [(name, q + v, None) for name, q, v in people[:25]], percent=False,
+            title="Questions and votes per annotator, last 7 days",
         ) if people else "",
         "people": people,
     })  # fmt: skip

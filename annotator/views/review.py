@@ -167,7 +167,12 @@ def _accuracy_chart(versions: list[ModelVersion]) -> str:
         name: [(v.metrics.get("columns") or {}).get(name) for v in versions]
         for name in _CHART_SERIES
     }
-    return charts.line_chart([f"v{v.number}" for v in versions], series, percent=True)
+    return charts.line_chart(
+        [f"v{v.number}" for v in versions],
+        series,
+        percent=True,
+        title="Test accuracy of each model version, per modality and overall",
+    )
 
 
 @reviewer_required
