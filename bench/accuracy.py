@@ -103,8 +103,8 @@ def _run_name(variant: str, masked: bool, seed: int) -> str:
 
 
 def _margins(tables: dict[str, Table2]) -> None:
-    """The best model's margin over question-only (audio-visual average) and over AVST (the
-    temporal and comparative types), by model, pooled over seeds."""
+    """Each model's margin over question-only (overall and audio-visual average), then each
+    other model's over AVST per type, pooled over seeds."""
     if "question_only" not in tables:
         return
     base = tables["question_only"]
@@ -121,12 +121,17 @@ def _margins(tables: dict[str, Table2]) -> None:
             f"  {name:<16} All {100 * (table.overall - base.overall):+6.2f}"
             f"   AV avg {100 * av_gain:+6.2f}"
         )
-    if "avst" in tables and ranked:
-        best, avst = tables[ranked[0]], tables["avst"]
-        print(f"\n{ranked[0]} over avst, per type (points):")
+    if "avst" not in tables:
+        return
+    avst = tables["avst"]
+    for name in (
+        name for name in ranked if not name.startswith(("avst+", "avst@")) and name != "avst"
+    ):
+        other = tables[name]
+        print(f"\n{name} over avst, per type (points):")
         for key in TABLE2_TYPES:
-            if best.accuracy(key) is not None and avst.accuracy(key) is not None:
-                gain = 100 * (best.accuracy(key) - avst.accuracy(key))
+            if other.accuracy(key) is not None and avst.accuracy(key) is not None:
+                gain = 100 * (other.accuracy(key) - avst.accuracy(key))
                 print(f"  {key[0]:<12} {key[1]:<12} {gain:+6.2f}")
 
 

@@ -214,9 +214,10 @@
   // After each swap of the work area, focus moves to its heading, so keyboard and screen-reader
   // users start on the new video or question, not on a button that no longer exists.
   document.addEventListener("htmx:afterSwap", function (event) {
+    // Only when the whole work area was replaced (a new video or question), not when a part of
+    // it was (choosing a template swaps the form, and the focus stays on the list).
     var work = document.getElementById("work");
-    if (!work || !(event.detail.target === work || event.detail.target.contains(work) ||
-                   !document.body.contains(event.detail.target))) return;
+    if (!work || event.detail.target.id !== "work") return;
     var heading = work.querySelector("h1");
     if (heading) {
       heading.setAttribute("tabindex", "-1");

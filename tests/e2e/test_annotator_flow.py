@@ -203,6 +203,8 @@ def test_keys_play_skip_answer_and_can_be_turned_off(chromium, live_server, vide
     page.keyboard.press("?")
     page.uncheck("#keys-off")
     page.keyboard.press("Escape")
+    expect(help_dialog).to_be_hidden()
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.keyboard.press("s")  # skip: the empty state swaps in, and takes the focus
     expect(page.locator("h1")).to_have_text("Nothing to answer right now")
     focused = page.evaluate("() => document.activeElement.tagName")
