@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 
 from annotator import accounts, services
 from annotator.models import Question, QuestionStatus, WatchSession
-from tests.annotator.helpers import ask
+from tests.annotator.helpers import ask, watched
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -209,3 +209,41 @@ def test_keys_play_skip_answer_and_can_be_turned_off(chromium, live_server, vide
     expect(page.locator("h1")).to_have_text("Nothing to answer right now")
     focused = page.evaluate("() => document.activeElement.tagName")
     assert focused == "H1"
+
+
+def test_a_newcomer_qualifies_on_gold_before_their_answers_count(
+    chromium, live_server, video, people, settings
+):
+    """The home page announces the round, the Answer page offers its gold questions one by one
+    and says so, and passing is confirmed; ordinary questions come after."""
+    settings.WATCH_MIN_SECONDS = 4
+    settings.QUALIFICATION_QUESTIONS, settings.GOLD_SHARE = 2, 0
+    reviewer = accounts.reviewer_create(username="reviewer", password=PASSWORD)
+    golds = []
+    for template_id, slot_values in ((11, []), (7, ["piano"])):
+        question = ask(people["asker"], video, template_id=template_id, slot_values=slot_values)
+        answer = question.template.answers[0]
+        for voter in ("voter1", "voter2"):
+            viewing = watched(people[voter], video)
+            services.vote_cast(
+                annotator=people[voter], question=question, watch_session=viewing, answer=answer
+            )
+        question.refresh_from_db()
+        services.question_gold_set(reviewer=reviewer, question=question, gold=True)
+        golds.append(question)
+    newcomer = accounts.annotator_create(username="newcomer", password=PASSWORD)
+    page = signed_in(chromium, live_server, "newcomer")
+    expect(page.locator(".message.info")).to_contain_text("answer 2 qualification questions")
+    page.click("text=Answer →")
+    for number, question in enumerate(golds, 1):
+        banner = page.locator(".qualification")
+        expect(banner).to_contain_text(f"Qualification question {number} of 2")
+        expect(page.locator("h1.question-text")).to_have_text(question.text)
+        play(page)
+        first = page.locator("button[data-key='1']")
+        expect(first).to_be_enabled(timeout=20_000)
+        first.click()
+    expect(page.locator(".message.success")).to_contain_text("You passed the qualification")
+    from annotator.qualification import qualification_of
+
+    assert qualification_of(newcomer).state == "passed"
