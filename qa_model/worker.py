@@ -11,7 +11,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 SPATIAL_SEGMENTS = 3  # spatial maps posted for the most attended segments, as in the paper's Fig. 4
 PREDICTIONS_PER_POST = 500
+# Each post's JSON body stays under this (Django's default DATA_UPLOAD_MAX_MEMORY_SIZE is 2.5 MB).
+POST_MAX_BYTES = 3 * 1024**2 // 2
 PREDICT_BATCH = 2000  # open questions one predict task handles; beat sends the next
 BLIND_BASELINE = "question_only"  # the baseline whose scores say "answerable without watching"
 
@@ -143,15 +145,9 @@ class ApiClient:
         return target
 
     def post_blind_scores(self, version_id: int, items: Sequence[dict]) -> dict[str, int]:
-        totals = {"stored": 0, "skipped": 0}
-        for start in range(0, len(items), PREDICTIONS_PER_POST):
-            chunk = list(items[start : start + PREDICTIONS_PER_POST])
-            answer = self._request(
-                "POST", f"versions/{version_id}/blind-scores/", json={"scores": chunk}
-            ).json()
-            for key in totals:
-                totals[key] += answer[key]
-        return totals
+        return self._post_in_chunks(
+            f"versions/{version_id}/blind-scores/", "scores", items, ("stored", "skipped")
+        )
 
     def predictions_done(self, version_id: int) -> int:
         return self._request("POST", f"versions/{version_id}/predictions/done/").json()[
@@ -159,15 +155,22 @@ class ApiClient:
         ]
 
     def post_predictions(self, version_id: int, items: Sequence[dict]) -> dict[str, int]:
-        totals = {"stored": 0, "unchanged": 0}
-        for start in range(0, len(items), PREDICTIONS_PER_POST):
-            chunk = list(items[start : start + PREDICTIONS_PER_POST])
-            answer = self._request(
-                "POST", f"versions/{version_id}/predictions/", json={"predictions": chunk}
-            ).json()
-            for key in totals:
-                totals[key] += answer[key]
-        return totals
+        return self._post_in_chunks(
+            f"versions/{version_id}/predictions/", "predictions", items, ("stored", "unchanged")
+        )
+
+    def _post_in_chunks(
+        self, path: str, key: str, items: Sequence[dict], totals: tuple[str, ...]
+    ) -> dict[str, int]:
+        """Post `items` under `key` in as many requests as keep each body under
+        POST_MAX_BYTES and PREDICTIONS_PER_POST items: a prediction with its heat maps is
+        about 6 KB, and Django refuses (413) a JSON body above DATA_UPLOAD_MAX_MEMORY_SIZE."""
+        summed = dict.fromkeys(totals, 0)
+        for chunk in _chunks(items, PREDICTIONS_PER_POST, POST_MAX_BYTES):
+            answer = self._request("POST", path, json={key: chunk}).json()
+            for name in totals:
+                summed[name] += answer[name]
+        return summed
 
     def _claim(self, path: str) -> bool:
         try:
@@ -177,6 +180,22 @@ class ApiClient:
                 return False
             raise
         return True
+
+
+def _chunks(items: Sequence[dict], most: int, max_bytes: int) -> Iterator[list[dict]]:
+    """Consecutive runs of `items`, each of at most `most` items and (as JSON) about
+    `max_bytes`; an item larger than that on its own is a chunk by itself."""
+    chunk: list[dict] = []
+    size = 0
+    for item in items:
+        item_size = len(json.dumps(item, separators=(",", ":"))) + 1
+        if chunk and (len(chunk) >= most or size + item_size > max_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += item_size
+    if chunk:
+        yield chunk
 
 
 class ApiRefusal(WorkerError):

@@ -86,3 +86,32 @@ def test_a_failed_post_is_not_reported_done_and_the_next_delivery_posts(
     assert platform.done_calls == 0 and not platform.stored  # beat will send it again
     assert predict_job(platform, config, 1)["stored"] == len(platform.open_records)
     assert platform.done_calls == 1
+
+
+def test_predictions_are_posted_in_bodies_the_web_side_accepts(settings):
+    """A prediction with its three 14x14 heat maps is about 6 KB as JSON: 500 of them were a
+    3 MB body, which Django refuses (413) above DATA_UPLOAD_MAX_MEMORY_SIZE. The client splits
+    the posts by size as well as by count."""
+    import json
+
+    from qa_model.worker import POST_MAX_BYTES, PREDICTIONS_PER_POST, _chunks
+
+    grid = [[0.00517] * 14 for _ in range(14)]  # rounded to 5 places, as posted
+    item = {
+        "question_id": 1,
+        "answer": "yes",
+        "confidence": 0.5,
+        "top3": [{"answer": "yes", "confidence": 0.5}],
+        "audio_weights": [0.1] * 10,
+        "visual_weights": [0.1] * 10,
+        "spatial_maps": {"segments": [0, 1, 2], "maps": [grid, grid, grid]},
+    }
+    items = [{**item, "question_id": n} for n in range(1, 1201)]
+    chunks = list(_chunks(items, PREDICTIONS_PER_POST, POST_MAX_BYTES))
+    assert [i for chunk in chunks for i in chunk] == items  # all of them, in order
+    for chunk in chunks:
+        body = json.dumps({"predictions": chunk})  # as requests sends it
+        assert len(body) < settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert len(json.dumps({"predictions": items[:PREDICTIONS_PER_POST]})) > (
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    ), "the case this guards against"
