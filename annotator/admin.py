@@ -56,6 +56,36 @@ from annotator.qualification import (
 from qa_model import media
 
 
+class RefreshingWhileInProgress:
+    """An admin for work in progress (an import, a training run): its page reloads itself every
+    `refresh_seconds` while `in_progress(obj)`, and its list while `in_progress(None)` (any)."""
+
+    refresh_seconds = 5
+    change_form_template = "admin/annotator/refreshing_change_form.html"
+
+    def in_progress(self, obj: object | None) -> bool:
+        return False
+
+    def _refreshing(self, extra_context: dict | None, obj: object | None) -> dict:
+        refresh = self.refresh_seconds if self.in_progress(obj) else None
+        return {**(extra_context or {}), "refresh_seconds": refresh}
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        return super().changelist_view(request, self._refreshing(extra_context, None))
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        # get_object answers None for an id that is not one (the admin routes any path here).
+        obj = self.get_object(request, unquote(object_id))
+        context = self._refreshing(extra_context, obj) if obj is not None else extra_context
+        return super().change_view(request, object_id, form_url, context)
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """For records written only by the rules or the catalogue: visible, never edited by hand."""
 
@@ -393,7 +423,7 @@ class StatusChangeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(ReadOnlyAdmin):
+class TrainingRunAdmin(RefreshingWhileInProgress, ReadOnlyAdmin):
     list_display = (
         "id", "status", "trigger", "progress_summary", "accepted_pairs", "attempts", "created_at",
         "started_at", "finished_at", "short_error",
@@ -405,32 +435,12 @@ class TrainingRunAdmin(ReadOnlyAdmin):
     )  # fmt: skip
     readonly_fields = fields
     change_list_template = "admin/annotator/trainingrun/change_list.html"
-    change_form_template = "admin/annotator/refreshing_change_form.html"
-    # While a run is queued or running, its page and the list reload themselves this often.
-    REFRESH_SECONDS = 5
+    refresh_seconds = 5
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        active = TrainingRun.objects.filter(status__in=ACTIVE_RUN_STATUSES).exists()
-        context = {
-            **(extra_context or {}),
-            "refresh_seconds": self.REFRESH_SECONDS if active else None,
-        }
-        return super().changelist_view(request, context)
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict | None = None,
-    ) -> HttpResponse:
-        run = self.get_object(request, unquote(object_id))
-        active = run is not None and run.status in ACTIVE_RUN_STATUSES
-        context = {
-            **(extra_context or {}),
-            "refresh_seconds": self.REFRESH_SECONDS if active else None,
-        }
-        return super().change_view(request, object_id, form_url, context)
+    def in_progress(self, run: TrainingRun | None) -> bool:
+        if run is None:
+            return TrainingRun.objects.filter(status__in=ACTIVE_RUN_STATUSES).exists()
+        return run.status in ACTIVE_RUN_STATUSES
 
     def get_urls(self):
         retrain = self.admin_site.admin_view(require_POST(self.retrain_now))
@@ -605,7 +615,7 @@ class AnnotatorAdmin(admin.ModelAdmin):
 
 
 @admin.register(VideoImport)
-class VideoImportAdmin(ReadOnlyAdmin):
+class VideoImportAdmin(RefreshingWhileInProgress, ReadOnlyAdmin):
     """Imports of video files, which run on the worker: progress while they run (the page
     reloads itself), then each file's outcome."""
 
@@ -639,7 +649,6 @@ class VideoImportAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
     actions = ("run_again",)
-    change_form_template = "admin/annotator/refreshing_change_form.html"
 
     @admin.display(description="progress")
     def percent(self, job: VideoImport) -> str:
@@ -653,18 +662,10 @@ class VideoImportAdmin(ReadOnlyAdmin):
     def outcome_lines(self, job: VideoImport) -> str:
         return format_html_join("\n", "<div>{}</div>", ((line,) for line in job.outcomes)) or "–"
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict | None = None,
-    ) -> HttpResponse:
-        # get_object answers None for an id that is not one (the admin routes any path here).
-        job = self.get_object(request, unquote(object_id))
-        running = job is not None and job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
-        context = {**(extra_context or {}), "refresh_seconds": 3 if running else None}
-        return super().change_view(request, object_id, form_url, context)
+    refresh_seconds = 3
+
+    def in_progress(self, job: VideoImport | None) -> bool:
+        return job is not None and job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
 
     @admin.action(description="Run failed imports again (from the file they stopped at)")
     def run_again(self, request: HttpRequest, queryset: QuerySet[VideoImport]) -> None:

@@ -11,6 +11,7 @@ answer a skewed template most needs, as VQA v2 collected complementary pairs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -192,6 +193,11 @@ def template_needs() -> dict[int, Need]:
         }
         cache.set(NEED_CACHE_KEY, needs, NEED_CACHE_SECONDS)
     return needs
+
+
+def by_need(templates: Iterable[QuestionTemplate], needs: dict[int, Need]) -> list:
+    """These templates, the most needed first (a template without a need last, by id)."""
+    return sorted(templates, key=lambda t: needs[t.pk].rank if t.pk in needs else len(needs) + t.pk)
 
 
 def blind_answerable() -> QuerySet[Question]:

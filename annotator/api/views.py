@@ -110,10 +110,7 @@ class OpenTemplates(AnnotatorView):
         video = selectors.video_get(pk)
         needs = balance.template_needs()
         # Most needed first, as the Ask page lists them.
-        templates = sorted(
-            selectors.templates_open_for(request.user, video),
-            key=lambda t: needs[t.pk].rank if t.pk in needs else len(needs) + t.pk,
-        )
+        templates = balance.by_need(selectors.templates_open_for(request.user, video), needs)
         return Response(s.TemplateSerializer(templates, many=True, context={"needs": needs}).data)
 
 

@@ -137,11 +137,10 @@ def _ask_context(
     # Most needed first, in a group of their own: under-asked templates, and those whose
     # answers are skewed or that a question-only model answers without watching. The others
     # follow by modality, in catalogue order.
-    by_need = sorted(
-        (t for t in templates if t.pk in needs and needs[t.pk].need > 0),
-        key=lambda t: needs[t.pk].rank,
-    )
-    needed = by_need[:NEEDED_FIRST]
+    needed = [
+        t for t in balance.by_need(templates, needs) if t.pk in needs and needs[t.pk].need > 0
+    ]
+    needed = needed[:NEEDED_FIRST]
     template = next((t for t in templates if t.pk == _int(chosen.get("template"))), None)
     slots = []
     if template is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from kombu.exceptions import OperationalError
+from rest_framework.test import APIClient
 
 from annotator import accounts
 from annotator.models import Video
@@ -68,3 +69,11 @@ def broker(settings, monkeypatch) -> Broker:
     broker = Broker()
     monkeypatch.setattr(app, "send_task", broker.send_task)
     return broker
+
+
+@pytest.fixture
+def worker_api(db, catalogue) -> APIClient:
+    """The gpu worker's API client, with the service account's token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {accounts.model_worker_token()}")
+    return client

@@ -9,9 +9,8 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from rest_framework.test import APIClient
 
-from annotator import accounts, balance, modelloop
+from annotator import balance, modelloop
 from annotator.export import dataset_export
 from annotator.models import ModelVersion, Question, QuestionStatus, Video
 from tests.annotator.api.conftest import script
@@ -20,13 +19,6 @@ from tests.annotator.helpers import ask, video_make, vote
 from tests.annotator.test_modelloop import RESULT
 
 YES_NO = 1  # "Is there a <Object> sound?"
-
-
-@pytest.fixture
-def worker_api(db, catalogue) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {accounts.model_worker_token()}")
-    return client
 
 
 @pytest.fixture
@@ -173,8 +165,12 @@ class TestTheReviewQueue:
         client.force_login(reviewer)
         html = client.get(reverse("review-queue", args=["blind"])).content.decode()
         assert "Answerable without watching" in html
-        assert html.index(f">{high.pk}<") < html.index(f">{middle.pk}<")
-        assert f">{low.pk}<" not in html and "0.99" in html
+
+        def link(question):
+            return f'href="{reverse("review-question", args=[question.pk])}"'
+
+        assert html.index(link(high)) < html.index(link(middle))
+        assert link(low) not in html and "0.99" in html
 
     def test_annotators_get_404(self, client, annotator):
         client.force_login(annotator)

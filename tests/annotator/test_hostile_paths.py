@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
-from annotator import accounts, modelloop
+from annotator import modelloop
 from annotator.models import ModelVersion, TrainingRun, Video
 from tests.annotator.test_modelloop import RESULT
 
@@ -25,13 +24,6 @@ def secret(settings):
     path = settings.MEDIA_ROOT.parent / "secret.txt"
     path.write_bytes(SECRET)
     return path
-
-
-@pytest.fixture
-def worker_api(db, catalogue) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {accounts.model_worker_token()}")
-    return client
 
 
 def body(response) -> bytes:

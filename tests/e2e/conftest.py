@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+PASSWORD = "a-long-test-password"
+
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make between
 # browser steps are still plain synchronous code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -57,3 +59,30 @@ def clip_path(tmp_path_factory):
 
     return render_scene(Scene.random(11, duration_seconds=45.0),
                         tmp_path_factory.mktemp("clips") / "performance.mp4", fps=6)  # fmt: skip
+
+
+@pytest.fixture
+def world(catalogue, clip_path, settings):
+    """A video with an accepted question, an open one, and version 1's predictions: enough for
+    the review page to draw its grounding strips and heat maps and the charts their legends;
+    a reviewer and a superuser to see them."""
+    from django.contrib.auth import get_user_model
+
+    from annotator import accounts, services
+    from tests.annotator.helpers import ask, vote
+    from tests.annotator.views.test_review import predict, version_make
+
+    video = services.video_create(avqa_id="perf0001", source=clip_path, title="A performance")
+    people = {
+        name: accounts.annotator_create(username=name, password=PASSWORD)
+        for name in ("asker", "voter1", "voter2", "voter3")
+    }
+    settings.GOLD_SHARE = 0  # the answer page offers the open question, never a gold one
+    accepted = ask(people["asker"], video, template_id=7, slot_values=["piano"])
+    for voter in ("voter1", "voter2"):
+        vote(people[voter], accepted, "yes")
+    ask(people["asker"], video, template_id=11, slot_values=[])
+    predict(version_make(), accepted, "no", 0.9)
+    accounts.reviewer_create(username="reviewer", password=PASSWORD)
+    get_user_model().objects.create_superuser("root", password=PASSWORD)
+    return {"accepted": accepted}

@@ -9,10 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from annotator import accounts, services
-from tests.annotator.helpers import ask, vote
-from tests.annotator.views.test_review import predict, version_make
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "a-long-test-password"
@@ -32,23 +28,6 @@ def axe_source():
             pytest.fail(message + ", and CI=true forbids skipping")
         pytest.skip(message)
     return AXE.read_text()
-
-
-@pytest.fixture
-def world(catalogue, clip_path, settings):
-    video = services.video_create(avqa_id="perf0001", source=clip_path, title="A performance")
-    people = {
-        name: accounts.annotator_create(username=name, password=PASSWORD)
-        for name in ("asker", "voter1", "voter2", "voter3")
-    }
-    settings.GOLD_SHARE = 0
-    accepted = ask(people["asker"], video, template_id=7, slot_values=["piano"])
-    for voter in ("voter1", "voter2"):
-        vote(people[voter], accepted, "yes")
-    ask(people["asker"], video, template_id=11, slot_values=[])
-    predict(version_make(), accepted, "no", 0.9)
-    accounts.reviewer_create(username="reviewer", password=PASSWORD)
-    return {"accepted": accepted}
 
 
 def violations(chromium, live_server, axe_source, username: str, paths: list[str]) -> dict:

@@ -5,13 +5,9 @@ docs, and htmx, the player's heartbeats and the video stream still work."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
-from annotator import accounts, services
 from config import csp
-from tests.annotator.helpers import ask, vote
-from tests.annotator.views.test_review import predict, version_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,24 +24,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
   );
 });
 """
-
-
-@pytest.fixture
-def world(catalogue, clip_path, settings):
-    """A video with an accepted question, an open one, and version 1's predictions: enough for
-    the review page to draw its grounding strips and heat maps and the charts their legends."""
-    video = services.video_create(avqa_id="perf0001", source=clip_path, title="A performance")
-    people = {name: accounts.annotator_create(username=name, password=PASSWORD)
-              for name in ("asker", "voter1", "voter2", "voter3")}  # fmt: skip
-    settings.GOLD_SHARE = 0  # the answer page offers the open question, never a gold one
-    accepted = ask(people["asker"], video, template_id=7, slot_values=["piano"])
-    for voter in ("voter1", "voter2"):
-        vote(people[voter], accepted, "yes")
-    ask(people["asker"], video, template_id=11, slot_values=[])
-    predict(version_make(), accepted, "no", 0.9)
-    accounts.reviewer_create(username="reviewer", password=PASSWORD)
-    get_user_model().objects.create_superuser("root", password=PASSWORD)
-    return {"accepted": accepted}
 
 
 class Browser:

@@ -19,13 +19,6 @@ from tests.annotator.test_modelloop import RESULT
 
 
 @pytest.fixture
-def worker_api(db, catalogue) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {accounts.model_worker_token()}")
-    return client
-
-
-@pytest.fixture
 def questions(annotator, other_annotator, third_annotator):
     """Two questions: one accepted ("two"), one open."""
     video = video_make()
