@@ -16,9 +16,15 @@ REVIEWERS_GROUP = "reviewers"
 # Reviewers see everything the collection records and may act on questions (review actions);
 # they do not edit videos' files, users or the catalogue.
 _REVIEWER_PERMISSIONS = (
-    "view_video", "view_questiontemplate", "view_answer", "view_question", "change_question",
-    "view_vote", "view_watchsession", "view_statuschange",
-)  # fmt: skip
+    "view_video",
+    "view_questiontemplate",
+    "view_answer",
+    "view_question",
+    "change_question",
+    "view_vote",
+    "view_watchsession",
+    "view_statuschange",
+)
 
 
 @transaction.atomic

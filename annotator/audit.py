@@ -173,9 +173,10 @@ def _votes(audit: Audit, limits: Limits) -> None:
         if question.pk in decided_by_people:
             continue
         counted = [
-            vote for vote in by_question.get(question.pk, [])
+            vote
+            for vote in by_question.get(question.pk, [])
             if vote.discounted_at is None and not vote.gold_check
-        ]  # fmt: skip
+        ]
         _replay(audit, question, counted, limits)
 
 
@@ -184,18 +185,22 @@ def _replay(audit: Audit, question: Question, counted: list[Vote], limits: Limit
     outcome = vote_outcome(answers, limits)
     # The vote that decided the question: the first prefix whose replay is no longer open.
     decisive = next(
-        (n for n in range(1, len(answers) + 1)
-         if vote_outcome(answers[:n], limits).status != "open"),
+        (
+            n
+            for n in range(1, len(answers) + 1)
+            if vote_outcome(answers[:n], limits).status != "open"
+        ),
         None,
-    )  # fmt: skip
+    )
     stored = question.status
     accepted = question.accepted_answer.text if question.accepted_answer_id else None
     rule = {"accepted": "A3", "invalid": "A5", "disputed": "A6"}.get(outcome.status)
     if stored != outcome.status or accepted != outcome.answer:
         rule = rule or {
-            QuestionStatus.ACCEPTED: "A3", QuestionStatus.INVALID: "A5",
+            QuestionStatus.ACCEPTED: "A3",
+            QuestionStatus.INVALID: "A5",
             QuestionStatus.DISPUTED: "A6",
-        }.get(stored, "A3")  # fmt: skip
+        }.get(stored, "A3")
         audit.findings[rule].append(
             f"question {question.pk} is {stored} ({accepted}) but its votes {answers} give "
             f"{outcome.status} ({outcome.answer})"

@@ -80,8 +80,10 @@ def line_chart(
         coordinates = [(x(i), y(v)) for i, v in enumerate(points) if v is not None]
         path = " ".join(f"{px:.1f},{py:.1f}" for px, py in coordinates)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
-        parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.5" fill="{colour}"/>'
-                  for px, py in coordinates]  # fmt: skip
+        parts += [
+            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.5" fill="{colour}"/>'
+            for px, py in coordinates
+        ]
         # An SVG swatch, not style="color: …": the content-security policy refuses style
         # attributes (config/csp.py), not SVG presentation attributes.
         legend.append(
@@ -116,13 +118,23 @@ def bar_chart(
         top_y = gap + index * (bar + gap)
         shown = f"{value:.1%}" if percent else f"{value:g}"
         length = value * scale
-        parts.append(format_html(
-            '<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>'
-            '<rect x="{}" y="{}" width="{}" height="{}" fill="#1b6ca8"/>'
-            '<text x="{}" y="{}" font-size="10">{}</text>',
-            label_width - 6, top_y + bar - 3, label, label_width, top_y, f"{length:.1f}", bar,
-            f"{label_width + length + 4:.1f}", top_y + bar - 3, shown,
-        ))  # fmt: skip
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>'
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="#1b6ca8"/>'
+                '<text x="{}" y="{}" font-size="10">{}</text>',
+                label_width - 6,
+                top_y + bar - 3,
+                label,
+                label_width,
+                top_y,
+                f"{length:.1f}",
+                bar,
+                f"{label_width + length + 4:.1f}",
+                top_y + bar - 3,
+                shown,
+            )
+        )
         if reference is not None:
             parts.append(
                 f'<rect x="{label_width + reference * scale - 1:.1f}" y="{top_y - 1}" '

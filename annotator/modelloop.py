@@ -31,21 +31,22 @@ from annotator.models import (
     TrainingRun,
     Video,
 )
-from qa_model import catalogue
+from qa_model import catalogue, contract
+from qa_model.contract import TASK_EXTRACT, TASK_PREDICT, TASK_TRAIN
 
 logger = logging.getLogger(__name__)
 
-# Task names of the gpu worker (config/gpu_worker.py), sent by name: the web app never
-# imports the worker's code, and the worker never imports Django.
-TASK_EXTRACT = "gpu.extract_features"
-TASK_TRAIN = "gpu.train"
-TASK_PREDICT = "gpu.predict"
-
+# The gpu worker's tasks (config/gpu_worker.py) are sent by name (TASK_*, from the contract):
+# the web app never imports the worker's code, and the worker never imports Django.
 
 # Publishing to a broker that is down gives up after about half a second (three tries, 0.2 s
 # apart; a connection refused fails at once) instead of holding the request that queued the work.
-SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.2,
-                     "interval_max": 0.2}  # fmt: skip
+SEND_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 # The column that records that a row's task reached the broker.
 _SENT_FIELD = {
     Video: "feature_task_sent_at",
@@ -64,8 +65,14 @@ def _send(task: str, arg: str | int, *, queue: str, undelivered: QuerySet) -> bo
     try:
         # ignore_result: nobody reads a gpu task's result, and the result backend's own
         # reconnection loop would hold a send for about 20 s while Redis is down.
-        app.send_task(task, args=[arg], queue=queue, ignore_result=True,
-                      retry=True, retry_policy=SEND_RETRY_POLICY)  # fmt: skip
+        app.send_task(
+            task,
+            args=[arg],
+            queue=queue,
+            ignore_result=True,
+            retry=True,
+            retry_policy=SEND_RETRY_POLICY,
+        )
     except Exception as error:  # whatever the broker client raises (kombu, redis-py, OSError)
         logger.warning("%s(%r) not sent, the reaper will send it again: %s", task, arg, error)
         return False
@@ -94,9 +101,11 @@ def video_features_queue(video: Video) -> None:
     """(Re)queue a video's feature extraction: new videos, and the admin's retry."""
     with transaction.atomic():
         Video.objects.filter(pk=video.pk).update(
-            feature_status=FeatureStatus.PENDING, feature_error="", feature_updated_at=None,
+            feature_status=FeatureStatus.PENDING,
+            feature_error="",
+            feature_updated_at=None,
             feature_task_sent_at=None,
-        )  # fmt: skip
+        )
         video.feature_status, video.feature_error = FeatureStatus.PENDING, ""
         _send_after_commit(TASK_EXTRACT, video.avqa_id, _undelivered_videos().filter(pk=video.pk))
 
@@ -118,9 +127,10 @@ def video_features_report(video: Video, *, ok: bool, error: str = "") -> None:
     """The worker's outcome for a claimed extraction (running → ready | failed)."""
     status = FeatureStatus.READY if ok else FeatureStatus.FAILED
     updated = Video.objects.filter(pk=video.pk, feature_status=FeatureStatus.RUNNING).update(
-        feature_status=status, feature_error="" if ok else error[:4000],
+        feature_status=status,
+        feature_error="" if ok else error[: contract.MESSAGE_MAX_CHARS],
         feature_updated_at=timezone.now(),
-    )  # fmt: skip
+    )
     if not updated:
         raise errors.NotClaimed(errors.FEATURES_NOT_CLAIMED.format(video=video.avqa_id))
 
@@ -177,9 +187,12 @@ def training_run_claim(run: TrainingRun) -> bool:
     """queued → running for the delivery that gets there first; False for every other one."""
     now = timezone.now()
     claimed = TrainingRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=run.attempts + 1,
+        status=RunStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=run.attempts + 1,
         progress={"stage": "starting"},
-    )  # fmt: skip
+    )
     run.refresh_from_db()
     return bool(claimed)
 
@@ -201,13 +214,14 @@ def training_run_progress(run: TrainingRun, progress: dict) -> None:
 @transaction.atomic
 def training_run_fail(run: TrainingRun, *, error: str) -> None:
     run = _running(run)
-    run.status, run.error, run.finished_at = RunStatus.FAILED, error[:4000], timezone.now()
+    run.status, run.finished_at = RunStatus.FAILED, timezone.now()
+    run.error = error[: contract.MESSAGE_MAX_CHARS]
     run.save(update_fields=["status", "error", "finished_at"])
     logger.warning("training run %s failed: %s", run.pk, error)
 
 
 def training_run_finish(
-    run: TrainingRun, *, result: dict, checkpoint: File
+    run: TrainingRun, *, result: contract.TrainingResult, checkpoint: File
 ) -> tuple[ModelVersion, bool]:
     """Record a finished run as the next, active model version, exactly once.
 
@@ -287,8 +301,12 @@ def gpu_work_reap(now: object = None) -> dict[str, int]:
         feature_status=FeatureStatus.RUNNING, feature_updated_at__lt=stale
     ).update(feature_status=FeatureStatus.FAILED, feature_error=errors.FEATURES_WORKER_LOST)
     _unclaimed_unstamp(stale)
-    return {"requeued": requeued, "failed": failed, "extractions_failed": extractions,
-            "resent": _undelivered_send()}  # fmt: skip
+    return {
+        "requeued": requeued,
+        "failed": failed,
+        "extractions_failed": extractions,
+        "resent": _undelivered_send(),
+    }
 
 
 def _unclaimed_unstamp(stale: object) -> None:
@@ -322,10 +340,14 @@ def _undelivered_send() -> int:
     queue = settings.GPU_QUEUE
     if not queue:
         return 0
-    pending = [(TASK_TRAIN, pk, _undelivered_runs().filter(pk=pk))
-               for pk in _undelivered_runs().values_list("pk", flat=True)]  # fmt: skip
-    pending += [(TASK_EXTRACT, avqa_id, _undelivered_videos().filter(avqa_id=avqa_id))
-                for avqa_id in _undelivered_videos().values_list("avqa_id", flat=True)]  # fmt: skip
+    pending = [
+        (TASK_TRAIN, pk, _undelivered_runs().filter(pk=pk))
+        for pk in _undelivered_runs().values_list("pk", flat=True)
+    ]
+    pending += [
+        (TASK_EXTRACT, avqa_id, _undelivered_videos().filter(avqa_id=avqa_id))
+        for avqa_id in _undelivered_videos().values_list("avqa_id", flat=True)
+    ]
     sent = 0
     for task, arg, row in pending:
         if not _send(task, arg, queue=queue, undelivered=row):
@@ -337,7 +359,9 @@ def _undelivered_send() -> int:
 # --- predictions ---------------------------------------------------------------------------
 
 
-def predictions_store(version: ModelVersion, items: Sequence[dict]) -> dict[str, int]:
+def predictions_store(
+    version: ModelVersion, items: Sequence[contract.PredictionItem]
+) -> contract.PredictionsStored:
     """Store a version's predictions; the whole post is refused if any question is unknown.
 
     Idempotent: a prediction already stored for (version, question) is left as it is.
@@ -373,17 +397,16 @@ def predictions_store(version: ModelVersion, items: Sequence[dict]) -> dict[str,
             )
         )
         new = [
-            Prediction(version=version, question_id=item["question_id"], **{
-                key: item.get(key) for key in (
-                    "answer", "confidence", "top3", "audio_weights", "visual_weights",
-                    "spatial_maps",
-                )
-            })
+            Prediction(
+                version=version,
+                question_id=item["question_id"],
+                **{key: item.get(key) for key in contract.PREDICTION_FIELDS},
+            )
             for item in items
             if item["question_id"] not in present
-        ]  # fmt: skip
+        ]
         Prediction.objects.bulk_create(new, ignore_conflicts=True)
-    return {"stored": len(new), "unchanged": len(items) - len(new)}
+    return contract.PredictionsStored(stored=len(new), unchanged=len(items) - len(new))
 
 
 def questions_unpredicted(version: ModelVersion) -> QuerySet[Question]:
@@ -426,7 +449,9 @@ def predictions_done(version: ModelVersion) -> int:
 # --- answerable without watching -----------------------------------------------------------
 
 
-def blind_scores_store(version: ModelVersion, items: Sequence[dict]) -> dict[str, int]:
+def blind_scores_store(
+    version: ModelVersion, items: Sequence[contract.BlindScore]
+) -> contract.BlindScoresStored:
     """Record the question-only model's score and answer for these questions (the latest
     version's replace an older one's; a version older than the newest scored is refused, so a
     late retry cannot undo a newer retrain). Questions that are gone since are skipped."""
@@ -438,4 +463,4 @@ def blind_scores_store(version: ModelVersion, items: Sequence[dict]) -> dict[str
     for question in questions:
         question.blind_score, question.blind_answer = scores[question.pk]
     Question.objects.bulk_update(questions, ["blind_score", "blind_answer"], batch_size=1000)
-    return {"stored": len(questions), "skipped": len(scores) - len(questions)}
+    return contract.BlindScoresStored(stored=len(questions), skipped=len(scores) - len(questions))

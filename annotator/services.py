@@ -549,11 +549,13 @@ def annotator_deactivate(*, annotator: object, by: object) -> dict[str, int]:
                     kept += 1
                     continue
             _status_set(
-                question, to_status=outcome.status,
+                question,
+                to_status=outcome.status,
                 answer=_answer_get(outcome.answer) if outcome.answer else None,
-                cause=StatusChange.Cause.VOTES, actor=by,
+                cause=StatusChange.Cause.VOTES,
+                actor=by,
                 note=f"re-evaluated without the votes of {annotator}",
-            )  # fmt: skip
+            )
             changed += 1
     return {"votes_discounted": discounted, "questions_changed": changed, "questions_kept": kept}
 

@@ -9,6 +9,7 @@ import logging
 from celery import shared_task
 
 from annotator import imports, modelloop, services
+from qa_model import contract
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,8 @@ def watch_sessions_prune() -> int:
     return deleted
 
 
-@shared_task(ignore_result=True)
+# The model loop's beat tasks are named in the contract, as beat's schedule sends them by name.
+@shared_task(name=contract.TASK_RETRAIN_CHECK, ignore_result=True)
 def retrain_check() -> int | None:
     """Periodic (beat): queue a training run when enough new accepted pairs arrived."""
     run = modelloop.retrain_check()
@@ -30,7 +32,7 @@ def retrain_check() -> int | None:
     return run.pk if run else None
 
 
-@shared_task(ignore_result=True)
+@shared_task(name=contract.TASK_GPU_WORK_REAP, ignore_result=True)
 def gpu_work_reap() -> dict[str, int]:
     """Periodic (beat): requeue or fail gpu work whose worker stopped reporting, and send the
     gpu work that never reached the broker."""
@@ -51,7 +53,7 @@ def video_import_run(import_id: int) -> None:
         )
 
 
-@shared_task(ignore_result=True)
+@shared_task(name=contract.TASK_PREDICTIONS_CHECK, ignore_result=True)
 def predictions_check() -> bool:
     """Periodic (beat): send the active version's predict task when open questions lack its
     suggestion."""

@@ -1,5 +1,10 @@
 """Rate limits: failed sign-ins per client IP and per username, annotator API calls per user.
 
+This module holds the mechanism and what applies it to views (decorators, a DRF throttle); the
+views live elsewhere: the login pages (config/urls.py wraps them in `login_rate_limited`), the
+API's token (annotator/api/auth.py counts its attempts with `SignInAttempt`), the annotators' API
+(`AnnotatorRateThrottle`) and the Ask and Answer pages (`work_rate_limited`).
+
 Counters are sliding windows (the moments of recent events) in the "throttle" cache, which every
 gunicorn worker shares. On Redis each check-and-count is one atomic step (a script): forty
 parallel guesses against a limit of ten get ten tries, not thirteen. A sign-in attempt takes its
@@ -36,10 +41,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from redis.exceptions import RedisError
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ErrorDetail, Throttled
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
 from config.env import parse_rate
@@ -296,25 +299,6 @@ def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
         return response
 
     return wrapped
-
-
-class TokenView(ObtainAuthToken):
-    """A token for a username and password. Attempts count with the login page's, per client
-    address and per username; over the limit, 429 with Retry-After."""
-
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        # A JSON body need not be an object; the serializer refuses those with a 400.
-        data = request.data if hasattr(request.data, "get") else {}
-        attempt = SignInAttempt(request, str(data.get("username", "")))
-        wait = attempt.begin()
-        if wait is not None:
-            raise RateLimited(wait=wait, message=LOGIN_THROTTLED.format(seconds=wait))
-        response = super().post(request, *args, **kwargs)
-        attempt.succeeded(response)
-        return response
-
-
-obtain_auth_token = TokenView.as_view()
 
 
 # --- Annotators' work: the API and the Ask and Answer pages ---------------------------------

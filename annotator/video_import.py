@@ -119,9 +119,11 @@ def _check(path: Path) -> tuple[media.MediaInfo, str]:
         raise media.MediaError(f"{path}: no such file")
     size = path.stat().st_size
     if size > settings.IMPORT_MAX_BYTES:
-        raise media.MediaError(TOO_BIG.format(
-            name=name, size=size_text(size), limit=size_text(settings.IMPORT_MAX_BYTES)
-        ))  # fmt: skip
+        raise media.MediaError(
+            TOO_BIG.format(
+                name=name, size=size_text(size), limit=size_text(settings.IMPORT_MAX_BYTES)
+            )
+        )
     info = media.probe(path)
     if info.cover_art_only:
         raise media.MediaError(COVER_ART_ONLY.format(name=name))
@@ -130,13 +132,15 @@ def _check(path: Path) -> tuple[media.MediaInfo, str]:
     if not info.width or not info.height:
         raise media.MediaError(NO_FRAME_SIZE.format(name=name))
     if info.width * info.height > settings.IMPORT_MAX_PIXELS:
-        raise media.MediaError(TOO_MANY_PIXELS.format(
-            name=name, width=info.width, height=info.height, limit=settings.IMPORT_MAX_PIXELS
-        ))  # fmt: skip
+        raise media.MediaError(
+            TOO_MANY_PIXELS.format(
+                name=name, width=info.width, height=info.height, limit=settings.IMPORT_MAX_PIXELS
+            )
+        )
     if info.frame_rate and info.frame_rate > settings.IMPORT_MAX_FPS:
-        raise media.MediaError(TOO_MANY_FRAMES.format(
-            name=name, rate=info.frame_rate, limit=settings.IMPORT_MAX_FPS
-        ))  # fmt: skip
+        raise media.MediaError(
+            TOO_MANY_FRAMES.format(name=name, rate=info.frame_rate, limit=settings.IMPORT_MAX_FPS)
+        )
     if not info.has_audio:
         raise media.MediaError(f"{name}: has no audio stream (questions are about sound)")
     if info.duration_seconds < settings.VIDEO_MIN_SECONDS:
@@ -158,9 +162,9 @@ def require_free_space(folder: Path, needed: int, *, name: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder).free
     if needed + settings.IMPORT_FREE_MARGIN_BYTES > free:
-        raise media.MediaError(NO_ROOM.format(
-            name=name, folder=folder, free=size_text(free), needed=size_text(needed)
-        ))  # fmt: skip
+        raise media.MediaError(
+            NO_ROOM.format(name=name, folder=folder, free=size_text(free), needed=size_text(needed))
+        )
 
 
 def upload_refusal(size: int, *, folder: Path) -> str | None:

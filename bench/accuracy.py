@@ -46,9 +46,11 @@ def prepare(workdir: Path, videos: int, seed: int, workers: int) -> None:
     clips = sorted((workdir / "videos").glob("*.mp4"))
     with tqdm(total=len(clips), desc="features", unit="video") as bar:
         FeatureExtractor().extract(
-            [(clip.stem, clip) for clip in clips], workdir / "features", decode_workers=workers,
+            [(clip.stem, clip) for clip in clips],
+            workdir / "features",
+            decode_workers=workers,
             on_done=lambda *_: bar.update(),
-        )  # fmt: skip
+        )
 
 
 def _settings(args: argparse.Namespace) -> dict:

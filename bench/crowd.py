@@ -53,9 +53,15 @@ from bench.common import database_recreate, percentile, server_environment, serv
 
 ROOT = Path(__file__).resolve().parent.parent
 ENDPOINTS = (
-    "watch-start", "clip", "heartbeat", "next-question", "vote", "next-video", "templates",
+    "watch-start",
+    "clip",
+    "heartbeat",
+    "next-question",
+    "vote",
+    "next-video",
+    "templates",
     "question",
-)  # fmt: skip
+)
 # Refusals of a submission made after a full viewing because the work was taken meanwhile:
 # the slot or the template by another question, or the question decided (then hidden, A4).
 WASTED = {
@@ -139,9 +145,12 @@ def seed(args: argparse.Namespace, truth: dict[str, list[dict]], annotators: int
 
     call_command("migrate", verbosity=0)
     Video.objects.bulk_create(
-        (Video(avqa_id=video_id, title=video_id, file=CLIP_NAME, duration_seconds=60.0)
-         for video_id in truth), batch_size=2000,
-    )  # fmt: skip
+        (
+            Video(avqa_id=video_id, title=video_id, file=CLIP_NAME, duration_seconds=60.0)
+            for video_id in truth
+        ),
+        batch_size=2000,
+    )
     people = []
     for number in range(annotators):
         user = annotator_create(username=f"crowd{number:04d}", password=None)
@@ -155,12 +164,27 @@ def seed(args: argparse.Namespace, truth: dict[str, list[dict]], annotators: int
 def gunicorn_start(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
     log = open(Path(env["AVQA_VAR_DIR"]) / "gunicorn.log", "w")  # noqa: SIM115 (the server's)
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60",
-         "--access-logfile", str(Path(env["AVQA_VAR_DIR"]) / "access.log"),
-         "--access-logformat", "%(m)s %(U)s %(s)s %(D)s"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "60",
+            "--access-logfile",
+            str(Path(env["AVQA_VAR_DIR"]) / "access.log"),
+            "--access-logformat",
+            "%(m)s %(U)s %(s)s %(D)s",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -199,8 +223,16 @@ class Stats:
 
 
 class Annotator(threading.Thread):
-    def __init__(self, number: int, person: Person, url: str, truth: dict, stats: Stats,
-                 args: argparse.Namespace, deadline: float) -> None:  # fmt: skip
+    def __init__(
+        self,
+        number: int,
+        person: Person,
+        url: str,
+        truth: dict,
+        stats: Stats,
+        args: argparse.Namespace,
+        deadline: float,
+    ) -> None:
         super().__init__(daemon=True)
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Token {person.token}"
@@ -277,8 +309,13 @@ class Annotator(threading.Thread):
         self.clip(video)
         while time.monotonic() < self.deadline:
             time.sleep(self.args.heartbeat * self.rng.uniform(0.8, 1.2))
-            beat = {"position": time.monotonic() - started, "playing": True, "visible": True,
-                    "muted": False, "rate": 1.0}  # fmt: skip
+            beat = {
+                "position": time.monotonic() - started,
+                "playing": True,
+                "visible": True,
+                "muted": False,
+                "rate": 1.0,
+            }
             status, body = self.call(
                 "heartbeat", "POST", f"watch-sessions/{session['id']}/heartbeat/", json=beat
             )
@@ -303,10 +340,17 @@ class Annotator(threading.Thread):
         session = self.watch(video["id"])
         if session is None:
             return False
-        _, body = self.call("question", "POST", "questions/", json={
-            "video": video["id"], "template": open_ids[question["template"]],
-            "slot_values": question["slot_values"], "watch_session": session,
-        })  # fmt: skip
+        _, body = self.call(
+            "question",
+            "POST",
+            "questions/",
+            json={
+                "video": video["id"],
+                "template": open_ids[question["template"]],
+                "slot_values": question["slot_values"],
+                "watch_session": session,
+            },
+        )
         self.stats.submitted("question", body)
         return True
 
@@ -320,10 +364,13 @@ class Annotator(threading.Thread):
         if status != 200:
             return False
         truth = next(
-            (q["answer"] for q in self.truth[question["video"]["avqa_id"]]
-             if q["text"] == question["text"]),
+            (
+                q["answer"]
+                for q in self.truth[question["video"]["avqa_id"]]
+                if q["text"] == question["text"]
+            ),
             None,
-        )  # fmt: skip
+        )
         session = self.watch(question["video"]["id"], question["id"])
         if session is None:
             return False
@@ -336,9 +383,11 @@ class Annotator(threading.Thread):
         else:
             answer = truth
         status, body = self.call(
-            "vote", "POST", f"questions/{question['id']}/votes/",
+            "vote",
+            "POST",
+            f"questions/{question['id']}/votes/",
             json={"watch_session": session, "answer": answer},
-        )  # fmt: skip
+        )
         self.stats.submitted("vote", body)
         if status != 201:
             self.skipped_questions.append(question["id"])
@@ -396,11 +445,19 @@ def level(args: argparse.Namespace, annotators: int, truth: dict, workdir: Path)
         (percentile(values, 0.95), endpoint) for endpoint, values in stats.latencies.items()
     )
     return {
-        "annotators": annotators, "seconds": elapsed, "stats": stats, "audit": audit,
-        "requests": len(every), "rps": len(every) / elapsed, "errors": errors,
-        "p95": percentile(every, 0.95) if every else 0.0, "worst": worst, "right": right,
-        "accepted": accepted, "wasted": stats.wasted / stats.watched if stats.watched else 0.0,
-    }  # fmt: skip
+        "annotators": annotators,
+        "seconds": elapsed,
+        "stats": stats,
+        "audit": audit,
+        "requests": len(every),
+        "rps": len(every) / elapsed,
+        "errors": errors,
+        "p95": percentile(every, 0.95) if every else 0.0,
+        "worst": worst,
+        "right": right,
+        "accepted": accepted,
+        "wasted": stats.wasted / stats.watched if stats.watched else 0.0,
+    }
 
 
 def report(result: dict, args: argparse.Namespace) -> None:
@@ -578,9 +635,11 @@ def main() -> None:
         )
         for r in results:
             worst, endpoint = r["worst"]
-            print(f"{r['annotators']:>10}{r['rps']:>12.1f}{1000 * r['p95']:>14.1f}"
-                  f"{1000 * worst:>14.1f}  {endpoint:<9}{r['wasted']:>7.1%}"
-                  f"{r['audit'].violations:>12}{r['errors']:>15}")  # fmt: skip
+            print(
+                f"{r['annotators']:>10}{r['rps']:>12.1f}{1000 * r['p95']:>14.1f}"
+                f"{1000 * worst:>14.1f}  {endpoint:<9}{r['wasted']:>7.1%}"
+                f"{r['audit'].violations:>12}{r['errors']:>15}"
+            )
         fast = [r["annotators"] for r in results if r["worst"][0] < 0.1]
         print(
             f"most annotators with every endpoint at p95 < 100 ms: "

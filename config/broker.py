@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-GPU_QUEUE = "gpu"
 DEFAULT_QUEUE = "default"
 
 

@@ -14,12 +14,17 @@ from pathlib import Path
 
 from celery import Celery
 
-from config.broker import GPU_QUEUE, broker_settings
+from config.broker import broker_settings
 from config.env import env_float, env_int, env_str
+from qa_model import contract
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("AVQA_VAR_DIR", str(BASE_DIR / "var"))).resolve()
-TASK_TIME_LIMIT = env_float("GPU_TASK_TIME_LIMIT_SECONDS", 12 * 3600.0, minimum=60.0)
+TASK_TIME_LIMIT = env_float(
+    "GPU_TASK_TIME_LIMIT_SECONDS",
+    contract.GPU_TASK_TIME_LIMIT_SECONDS,
+    minimum=contract.GPU_TASK_TIME_LIMIT_MIN_SECONDS,
+)
 
 # No fix-ups: importing `config` names the Django settings in the environment, and Celery's
 # Django fix-up would then load them when the worker starts; in the container (production
@@ -27,7 +32,7 @@ TASK_TIME_LIMIT = env_float("GPU_TASK_TIME_LIMIT_SECONDS", 12 * 3600.0, minimum=
 app = Celery("avqa-gpu", fixups=())
 app.conf.update(
     **broker_settings(env_str("REDIS_URL", ""), VAR_DIR, task_time_limit=TASK_TIME_LIMIT),
-    task_default_queue=GPU_QUEUE,
+    task_default_queue=contract.GPU_QUEUE,
     task_serializer="json",
     accept_content=["json"],
     broker_connection_retry_on_startup=True,
@@ -80,23 +85,28 @@ def worker_config():
         token=token,
         work_dir=Path(env_str("AVQA_WORKER_DIR", str(VAR_DIR / "gpu-worker"))),
         variants=_variants(
-            env_str("TRAIN_VARIANTS", "") or env_str("TRAIN_VARIANT", "avst,avst_plus")
+            env_str("TRAIN_VARIANTS", "")
+            or env_str("TRAIN_VARIANT", ",".join(contract.TRAIN_VARIANTS))
         ),
-        baselines=_baselines(env_str("TRAIN_BASELINES", "question_only,audio_q,visual_q")),
+        baselines=_baselines(env_str("TRAIN_BASELINES", ",".join(contract.TRAIN_BASELINES))),
         train=TrainConfig(
-            epochs=env_int("TRAIN_EPOCHS", 30, minimum=1),
-            grounding_epochs=env_int("TRAIN_GROUNDING_EPOCHS", 2, minimum=0),
-            batch_size=env_int("TRAIN_BATCH_SIZE", 64, minimum=1),
-            learning_rate=env_float("TRAIN_LEARNING_RATE", 1e-4, minimum=0.0),
+            epochs=env_int("TRAIN_EPOCHS", contract.TRAIN_EPOCHS, minimum=1),
+            grounding_epochs=env_int(
+                "TRAIN_GROUNDING_EPOCHS", contract.TRAIN_GROUNDING_EPOCHS, minimum=0
+            ),
+            batch_size=env_int("TRAIN_BATCH_SIZE", contract.TRAIN_BATCH_SIZE, minimum=1),
+            learning_rate=env_float(
+                "TRAIN_LEARNING_RATE", contract.TRAIN_LEARNING_RATE, minimum=0.0
+            ),
             device=env_str("TRAIN_DEVICE", "") or None,
         ),
-        min_pairs=env_int("TRAIN_MIN_PAIRS", 20, minimum=1),
+        min_pairs=env_int("TRAIN_MIN_PAIRS", contract.TRAIN_MIN_PAIRS, minimum=1),
         visual_weights=env_str("RESNET18_WEIGHTS", "") or None,
         audio_weights=env_str("VGGISH_WEIGHTS", "") or None,
     )
 
 
-@app.task(name="gpu.extract_features")
+@app.task(name=contract.TASK_EXTRACT)
 def extract_features(video_id: str) -> str:
     from qa_model.worker import ApiClient, extract_features_job
 
@@ -104,7 +114,7 @@ def extract_features(video_id: str) -> str:
     return extract_features_job(ApiClient(config), config, video_id)
 
 
-@app.task(name="gpu.train")
+@app.task(name=contract.TASK_TRAIN)
 def train(run_id: int) -> dict:
     from qa_model.worker import ApiClient, train_job
 
@@ -112,7 +122,7 @@ def train(run_id: int) -> dict:
     return train_job(ApiClient(config), config, run_id)
 
 
-@app.task(name="gpu.predict")
+@app.task(name=contract.TASK_PREDICT)
 def predict(version_id: int) -> dict:
     from qa_model.worker import ApiClient, predict_job
 

@@ -14,7 +14,6 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.broker import DEFAULT_QUEUE, broker_settings
-from config.broker import GPU_QUEUE as GPU_QUEUE_DEFAULT
 from config.env import (
     env_bool,
     env_file_str,
@@ -24,6 +23,7 @@ from config.env import (
     env_rate,
     env_str,
 )
+from qa_model import contract
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -254,7 +254,7 @@ WORKER_REQUEST_MAX_BYTES = env_int("WORKER_REQUEST_MAX_BYTES", 1024**3, minimum=
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 4 * 1024**3, minimum=1)
 IMPORT_MAX_SECONDS = env_float("IMPORT_MAX_SECONDS", 4 * 3600.0, minimum=1.0)
 VIDEO_MIN_SECONDS = env_float("VIDEO_MIN_SECONDS", 40.0, minimum=1.0)
-CLIP_SECONDS = env_float("CLIP_SECONDS", 60.0, minimum=1.0)
+CLIP_SECONDS = env_float("CLIP_SECONDS", float(contract.CLIP_SECONDS), minimum=1.0)
 # Clips taller than this are scaled down when an import transcodes them.
 IMPORT_MAX_HEIGHT = env_int("IMPORT_MAX_HEIGHT", 720, minimum=64)
 # Frames larger than this (width × height; 4K by default) are refused on the probe: a tiny file
@@ -275,14 +275,16 @@ RETRAIN_MIN_NEW = env_int("RETRAIN_MIN_NEW", 200, minimum=1)
 RUN_STALE_SECONDS = env_float("RUN_STALE_SECONDS", 1800.0, minimum=1.0)
 RUN_MAX_ATTEMPTS = env_int("RUN_MAX_ATTEMPTS", 2, minimum=1)
 # Train / val / test shares of videos in the dataset export (split by video, from the video id).
-SPLIT_RATIOS = tuple(env_float(f"SPLIT_{name}", default, minimum=0.0) for name, default in (
-    ("TRAIN", 0.7), ("VAL", 0.1), ("TEST", 0.2)
-))  # fmt: skip
+SPLIT_RATIOS = (
+    env_float("SPLIT_TRAIN", 0.7, minimum=0.0),
+    env_float("SPLIT_VAL", 0.1, minimum=0.0),
+    env_float("SPLIT_TEST", 0.2, minimum=0.0),
+)
 if abs(sum(SPLIT_RATIOS) - 1.0) > 1e-6:
     raise ImproperlyConfigured("SPLIT_TRAIN + SPLIT_VAL + SPLIT_TEST must be 1")
 # The queue the gpu worker consumes. Empty: gpu work is recorded (videos stay pending, runs
 # queued) but not sent, for a deployment whose gpu worker is started later (or the test suite).
-GPU_QUEUE = os.environ.get("GPU_QUEUE", GPU_QUEUE_DEFAULT).strip()
+GPU_QUEUE = os.environ.get("GPU_QUEUE", contract.GPU_QUEUE).strip()
 # The review queue lists accepted questions whose prediction disagrees with the crowd at or
 # above this confidence.
 REVIEW_MIN_CONFIDENCE = env_float("REVIEW_MIN_CONFIDENCE", 0.5, minimum=0.0)
@@ -295,7 +297,11 @@ MODEL_WORKERS_GROUP = "model-workers"
 # --- Celery ----------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 # Hard limit on one gpu task (a training run); the broker's visibility timeout is set above it.
-GPU_TASK_TIME_LIMIT_SECONDS = env_float("GPU_TASK_TIME_LIMIT_SECONDS", 12 * 3600.0, minimum=60.0)
+GPU_TASK_TIME_LIMIT_SECONDS = env_float(
+    "GPU_TASK_TIME_LIMIT_SECONDS",
+    contract.GPU_TASK_TIME_LIMIT_SECONDS,
+    minimum=contract.GPU_TASK_TIME_LIMIT_MIN_SECONDS,
+)
 _broker = broker_settings(REDIS_URL, VAR_DIR, task_time_limit=GPU_TASK_TIME_LIMIT_SECONDS)
 CELERY_BROKER_URL = _broker["broker_url"]
 CELERY_RESULT_BACKEND = _broker["result_backend"]
@@ -320,15 +326,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_float("WATCH_PRUNE_INTERVAL_SECONDS", 3600.0, minimum=1.0),
     },
     "retrain-check": {
-        "task": "annotator.tasks.retrain_check",
+        "task": contract.TASK_RETRAIN_CHECK,
         "schedule": RETRAIN_INTERVAL_SECONDS,
     },
     "reap-stalled-gpu-work": {
-        "task": "annotator.tasks.gpu_work_reap",
+        "task": contract.TASK_GPU_WORK_REAP,
         "schedule": max(RUN_STALE_SECONDS / 4, 5.0),
     },
     "predictions-check": {
-        "task": "annotator.tasks.predictions_check",
+        "task": contract.TASK_PREDICTIONS_CHECK,
         "schedule": PREDICT_INTERVAL_SECONDS,
     },
 }

@@ -51,9 +51,10 @@ def prepare(workdir: Path, videos: int) -> tuple[list, FeatureStore]:
         [(clip.stem, clip) for clip in clips], workdir / "features", decode_workers=WORKERS
     )
     records = [
-        record for split in ("train", "val", "test")
+        record
+        for split in ("train", "val", "test")
         for record in load_records(workdir / f"avqa-{split}.json")
-    ]  # fmt: skip
+    ]
     return records, FeatureStore(workdir / "features")
 
 

@@ -74,9 +74,14 @@ def synth(args: argparse.Namespace) -> None:
 
     with tqdm(total=args.videos, desc="rendering", unit="video") as bar:
         counts = synthesize(
-            args.out, videos=args.videos, seed=args.seed, duration_seconds=args.seconds,
-            fps=args.fps, workers=args.workers, on_video=lambda _: bar.update(),
-        )  # fmt: skip
+            args.out,
+            videos=args.videos,
+            seed=args.seed,
+            duration_seconds=args.seconds,
+            fps=args.fps,
+            workers=args.workers,
+            on_video=lambda _: bar.update(),
+        )
     print(
         f"{sum(counts.values())} records in {args.out}: "
         + ", ".join(f"{k} {v}" for k, v in counts.items())
@@ -90,9 +95,11 @@ def extract(args: argparse.Namespace) -> None:
     if not videos:
         raise DataError("no video files found")
     extractor = FeatureExtractor(
-        visual_weights=args.visual_weights, audio_weights=args.audio_weights,
-        seconds=args.seconds, device=args.device,
-    )  # fmt: skip
+        visual_weights=args.visual_weights,
+        audio_weights=args.audio_weights,
+        seconds=args.seconds,
+        device=args.device,
+    )
     with tqdm(total=len(videos), desc="extracting", unit="video") as bar:
 
         def done(video_id: str, path: Path | None, error: Exception | None) -> None:
@@ -101,9 +108,12 @@ def extract(args: argparse.Namespace) -> None:
                 tqdm.write(f"skipped {error}")
 
         failures = extractor.extract(
-            videos, args.out, batch_videos=args.batch_videos, decode_workers=args.decode_workers,
+            videos,
+            args.out,
+            batch_videos=args.batch_videos,
+            decode_workers=args.decode_workers,
             on_done=done,
-        )  # fmt: skip
+        )
     print(f"{len(videos) - len(failures)} of {len(videos)} videos have features in {args.out}")
     if failures:
         raise SystemExit(1)
@@ -117,9 +127,13 @@ def train(args: argparse.Namespace) -> None:
     val_records = load_records(args.val) if args.val else []
     store = FeatureStore(args.features)
     config = TrainConfig(
-        epochs=args.epochs, grounding_epochs=args.grounding_epochs, batch_size=args.batch_size,
-        learning_rate=args.lr, seed=args.seed, device=args.device,
-    )  # fmt: skip
+        epochs=args.epochs,
+        grounding_epochs=args.grounding_epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        device=args.device,
+    )
     bar = tqdm(desc="training", unit="epoch")
 
     def show(progress) -> None:
@@ -134,8 +148,11 @@ def train(args: argparse.Namespace) -> None:
         train_records, val_records, store, variant=args.variant, config=config, on_progress=show
     )
     bar.close()
-    extra = {"variant": args.variant, "best_epoch": result.best_epoch,
-             "best_val_accuracy": result.best_val_accuracy}  # fmt: skip
+    extra = {
+        "variant": args.variant,
+        "best_epoch": result.best_epoch,
+        "best_val_accuracy": result.best_val_accuracy,
+    }
     save_checkpoint(args.out, result.model, result.vocabulary, extra=extra)
     accuracy = result.best_val_accuracy
     shown = "no validation records" if accuracy is None else f"val accuracy {accuracy:.2%}"

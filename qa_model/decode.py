@@ -16,12 +16,13 @@ from pathlib import Path
 import av
 import numpy as np
 
+from qa_model import contract
 from qa_model.media import MediaError, why
 
 logger = logging.getLogger(__name__)
 
-CLIP_SECONDS = 60
-DEFAULT_SECONDS: tuple[int, ...] = tuple(range(0, 60, 6))
+CLIP_SECONDS = contract.CLIP_SECONDS
+DEFAULT_SECONDS: tuple[int, ...] = tuple(range(0, CLIP_SECONDS, 6))
 SAMPLE_RATE = 16000
 # A clip whose pictures or sound stop this long before the length its container declares was
 # cut short or damaged: its features would describe a frozen or silent ending it does not have.

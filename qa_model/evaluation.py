@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from qa_model import contract
 from qa_model.catalogue import AUDIO, AUDIO_VISUAL, TABLE2_TYPES, VISUAL
 from qa_model.data import (
     IGNORE_INDEX,
@@ -27,9 +28,12 @@ from qa_model.training import batch_inputs, forward
 
 _SHORT = {AUDIO: "A", VISUAL: "V", AUDIO_VISUAL: "AV"}
 _TYPE_SHORT = {
-    "Counting": "Count", "Comparative": "Comp", "Location": "Loc", "Existential": "Ext",
+    "Counting": "Count",
+    "Comparative": "Comp",
+    "Location": "Loc",
+    "Existential": "Ext",
     "Temporal": "Temp",
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ def predict(
         output = forward(model, batch.to(device), negatives=False)
         logits = admissible_logits(output.logits, batch.records, vocabulary)
         probabilities = torch.softmax(logits, dim=-1).cpu()
-        top = probabilities.topk(3, dim=-1)
+        top = probabilities.topk(contract.TOP_ANSWERS, dim=-1)
         counts = answer_mask(batch.records, vocabulary).sum(dim=-1)
         maps = output.spatial_maps if grounding else None
         if maps is not None:

@@ -124,8 +124,9 @@ class Scene:
             )
         if not any(player.sounds for player in players):
             first = players[0]
-            players[0] = Player(first.instrument, first.position, 0.0, duration_seconds,
-                                first.gain, first.rhythm)  # fmt: skip
+            players[0] = Player(
+                first.instrument, first.position, 0.0, duration_seconds, first.gain, first.rhythm
+            )
         voiceover = None
         if rng.random() < 0.25:
             begin = rng.choice((6.0, 12.0, 30.0))
@@ -443,9 +444,10 @@ def _answers(facts: _Facts) -> dict[int, tuple[list[str], str] | None]:
     together = []
     for player in unique_sounding:
         overlapping = [
-            other for other in sounding
+            other
+            for other in sounding
             if other is not player and other.start < player.end and player.start < other.end
-        ]  # fmt: skip
+        ]
         if len(overlapping) == 1 and overlapping[0].instrument != player.instrument:
             together.append(([player.instrument], overlapping[0].instrument))
     answers[24] = rng.choice(together) if together else None

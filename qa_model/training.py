@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from qa_model import contract
 from qa_model.data import Batch, FeatureStore, Inputs, Vocabulary, admissible_logits, batches
 from qa_model.files import atomic_write
 from qa_model.model import AnswerModel, AVSTConfig, AVSTOutput, build_model, variant_config
@@ -33,10 +34,10 @@ CHECKPOINT_FORMAT = "avst-checkpoint/1"
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 30  # stage 2 (the paper trains 30)
-    grounding_epochs: int = 2  # stage 1, only for variants with spatial grounding
-    batch_size: int = 64
-    learning_rate: float = 1e-4
+    epochs: int = contract.TRAIN_EPOCHS  # stage 2 (the paper trains 30)
+    grounding_epochs: int = contract.TRAIN_GROUNDING_EPOCHS  # stage 1, spatial grounding only
+    batch_size: int = contract.TRAIN_BATCH_SIZE
+    learning_rate: float = contract.TRAIN_LEARNING_RATE
     lr_step_epochs: int = 8  # ×lr_gamma every this many epochs (the reference code: 8)
     lr_gamma: float = 0.1
     match_weight: float = 0.5
@@ -149,10 +150,13 @@ def train(
     def report(progress: Progress) -> None:
         history.append(progress)
         logger.info(
-            "%s epoch %d/%d loss %.4f%s", progress.stage, progress.epoch, progress.epochs,
+            "%s epoch %d/%d loss %.4f%s",
+            progress.stage,
+            progress.epoch,
+            progress.epochs,
             progress.loss,
             "" if progress.val_accuracy is None else f" val {progress.val_accuracy:.2%}",
-        )  # fmt: skip
+        )
         if on_progress:
             on_progress(progress)
 

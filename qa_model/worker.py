@@ -11,12 +11,20 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import requests
 
+from qa_model import contract
+from qa_model.contract import (
+    BLIND_BASELINE,
+    POST_MAX_BYTES,
+    PREDICT_BATCH,
+    PREDICTIONS_PER_POST,
+    SPATIAL_SEGMENTS,
+)
 from qa_model.data import FeatureStore
 from qa_model.evaluation import Prediction, blind_scores, evaluate, format_table2, predict
 from qa_model.features import FeatureExtractor, feature_path
@@ -34,13 +42,6 @@ from qa_model.training import (
 
 logger = logging.getLogger(__name__)
 
-SPATIAL_SEGMENTS = 3  # spatial maps posted for the most attended segments, as in the paper's Fig. 4
-PREDICTIONS_PER_POST = 500
-# Each post's JSON body stays under this (Django's default DATA_UPLOAD_MAX_MEMORY_SIZE is 2.5 MB).
-POST_MAX_BYTES = 3 * 1024**2 // 2
-PREDICT_BATCH = 2000  # open questions one predict task handles; beat sends the next
-BLIND_BASELINE = "question_only"  # the baseline whose scores say "answerable without watching"
-
 
 class WorkerError(RuntimeError):
     """A job that cannot go on; the message is recorded on the run or the video."""
@@ -53,13 +54,13 @@ class WorkerConfig:
     work_dir: Path
     # The variants a run trains; the one best on the validation split becomes the version
     # (the first listed when there is no validation split yet).
-    variants: tuple[str, ...] = ("avst", "avst_plus")
+    variants: tuple[str, ...] = contract.TRAIN_VARIANTS
     # Trained beside them on the same split, each with its Table 2 on the version (what sound,
     # sight and both add to the question); question-only also scores every live question
     # "answerable without watching". Audio- and visual-only read the pooled features: cheap.
-    baselines: tuple[str, ...] = ("question_only", "audio_q", "visual_q")
+    baselines: tuple[str, ...] = contract.TRAIN_BASELINES
     train: TrainConfig = field(default_factory=TrainConfig)
-    min_pairs: int = 20
+    min_pairs: int = contract.TRAIN_MIN_PAIRS
     visual_weights: str | None = None
     audio_weights: str | None = None
     timeout: float = 60.0
@@ -73,7 +74,7 @@ class ApiClient:
     """The worker API, with retries on connection errors (the web app may be restarting)."""
 
     def __init__(self, config: WorkerConfig, *, retries: int = 5) -> None:
-        self.base = config.api_url.rstrip("/") + "/api/worker/"
+        self.base = config.api_url.rstrip("/") + contract.WORKER_API_ROOT
         self.timeout = config.timeout
         self.retries = retries
         self.session = requests.Session()
@@ -99,68 +100,84 @@ class ApiClient:
         return response
 
     def claim_features(self, video_id: str) -> bool:
-        return self._claim(f"videos/{video_id}/features/claim/")
+        return self._claim(contract.FEATURES_CLAIM.format(video_id=video_id))
 
     def download(self, video_id: str, target: Path) -> Path:
-        response = self._request("GET", f"videos/{video_id}/file/", stream=True)
+        path = contract.VIDEO_FILE.format(video_id=video_id)
+        response = self._request("GET", path, stream=True)
         with target.open("wb") as out:
             for chunk in response.iter_content(1 << 20):
                 out.write(chunk)
         return target
 
     def report_features(self, video_id: str, *, ok: bool, error: str = "") -> None:
-        self._request("POST", f"videos/{video_id}/features/", json={"ok": ok, "error": error})
+        report = contract.FeatureReport(ok=ok, error=error[: contract.MESSAGE_MAX_CHARS])
+        self._request("POST", contract.FEATURES_REPORT.format(video_id=video_id), json=report)
 
     def dataset(self) -> dict:
-        return self._request("GET", "dataset/").json()
+        return self._request("GET", contract.DATASET).json()
 
     def live_questions(self) -> list[dict]:
-        return self._request("GET", "questions/live/").json()["records"]
+        return self._request("GET", contract.LIVE_QUESTIONS).json()[contract.RECORDS]
 
     def claim_run(self, run_id: int) -> bool:
-        return self._claim(f"runs/{run_id}/claim/")
+        return self._claim(contract.RUN_CLAIM.format(pk=run_id))
 
-    def progress(self, run_id: int, progress: dict) -> None:
-        self._request("POST", f"runs/{run_id}/progress/", json=progress)
+    def progress(self, run_id: int, progress: contract.RunProgress) -> None:
+        self._request("POST", contract.RUN_PROGRESS.format(pk=run_id), json=progress)
 
     def fail(self, run_id: int, error: str) -> None:
-        self._request("POST", f"runs/{run_id}/fail/", json={"error": error[:4000]})
+        failure = contract.RunFailure(error=error[: contract.MESSAGE_MAX_CHARS])
+        self._request("POST", contract.RUN_FAIL.format(pk=run_id), json=failure)
 
-    def finish(self, run_id: int, result: dict, checkpoint: Path) -> dict:
+    def finish(self, run_id: int, result: contract.TrainingResult, checkpoint: Path) -> dict:
         with checkpoint.open("rb") as handle:
             return self._request(
-                "POST", f"runs/{run_id}/finish/",
-                data={"result": json.dumps(result)}, files={"checkpoint": handle},
-            ).json()  # fmt: skip
+                "POST",
+                contract.RUN_FINISH.format(pk=run_id),
+                data={contract.FINISH_RESULT: json.dumps(result)},
+                files={contract.FINISH_CHECKPOINT: handle},
+            ).json()
 
     def unpredicted(self, version_id: int, limit: int) -> list[dict]:
-        path = f"versions/{version_id}/questions/unpredicted/"
-        return self._request("GET", path, params={"limit": limit}).json()["records"]
+        path = contract.UNPREDICTED.format(pk=version_id)
+        params = {contract.UNPREDICTED_LIMIT: limit}
+        return self._request("GET", path, params=params).json()[contract.RECORDS]
 
     def checkpoint(self, version_id: int, target: Path) -> Path:
-        response = self._request("GET", f"versions/{version_id}/checkpoint/", stream=True)
+        path = contract.CHECKPOINT.format(pk=version_id)
+        response = self._request("GET", path, stream=True)
         with atomic_write(target) as temporary, temporary.open("wb") as out:
             for chunk in response.iter_content(1 << 20):
                 out.write(chunk)
         return target
 
-    def post_blind_scores(self, version_id: int, items: Sequence[dict]) -> dict[str, int]:
+    def post_blind_scores(
+        self, version_id: int, items: Sequence[contract.BlindScore]
+    ) -> dict[str, int]:
         return self._post_in_chunks(
-            f"versions/{version_id}/blind-scores/", "scores", items, ("stored", "skipped")
+            contract.BLIND_SCORES.format(pk=version_id),
+            contract.BLIND_SCORES_ITEMS,
+            items,
+            contract.BLIND_SCORES_TOTALS,
         )
 
     def predictions_done(self, version_id: int) -> int:
-        return self._request("POST", f"versions/{version_id}/predictions/done/").json()[
-            "unpredicted"
-        ]
+        path = contract.PREDICTIONS_DONE.format(pk=version_id)
+        return self._request("POST", path).json()[contract.UNPREDICTED_COUNT]
 
-    def post_predictions(self, version_id: int, items: Sequence[dict]) -> dict[str, int]:
+    def post_predictions(
+        self, version_id: int, items: Sequence[contract.PredictionItem]
+    ) -> dict[str, int]:
         return self._post_in_chunks(
-            f"versions/{version_id}/predictions/", "predictions", items, ("stored", "unchanged")
+            contract.PREDICTIONS.format(pk=version_id),
+            contract.PREDICTIONS_ITEMS,
+            items,
+            contract.PREDICTIONS_TOTALS,
         )
 
     def _post_in_chunks(
-        self, path: str, key: str, items: Sequence[dict], totals: tuple[str, ...]
+        self, path: str, key: str, items: Sequence[Mapping], totals: tuple[str, ...]
     ) -> dict[str, int]:
         """Post `items` under `key` in as many requests as keep each body under
         POST_MAX_BYTES and PREDICTIONS_PER_POST items: a prediction with its heat maps is
@@ -182,10 +199,10 @@ class ApiClient:
         return True
 
 
-def _chunks(items: Sequence[dict], most: int, max_bytes: int) -> Iterator[list[dict]]:
+def _chunks(items: Sequence[Mapping], most: int, max_bytes: int) -> Iterator[list[Mapping]]:
     """Consecutive runs of `items`, each of at most `most` items and (as JSON) about
     `max_bytes`; an item larger than that on its own is a chunk by itself."""
-    chunk: list[dict] = []
+    chunk: list[Mapping] = []
     size = 0
     for item in items:
         item_size = len(json.dumps(item, separators=(",", ":"))) + 1
@@ -270,13 +287,11 @@ class _ProgressReporter:
 
 
 def _uncovered_types(train: Sequence[Record], test: Sequence[Record]) -> list[str]:
-    present = {r.type_key for r in test}
-    return sorted({f"{m}/{t}" for m, t in (r.type_key for r in train)} - {
-        f"{m}/{t}" for m, t in present
-    })  # fmt: skip
+    covered = {f"{m}/{t}" for m, t in (r.type_key for r in test)}
+    return sorted({f"{m}/{t}" for m, t in (r.type_key for r in train)} - covered)
 
 
-def prediction_payload(prediction: Prediction) -> dict:
+def prediction_payload(prediction: Prediction) -> contract.PredictionItem:
     """A prediction as the worker API takes it: rounded, with spatial maps for the most
     attended segments only (all T maps of every question would be megabytes)."""
 
@@ -289,21 +304,21 @@ def prediction_payload(prediction: Prediction) -> dict:
             range(len(prediction.visual_weights)), key=lambda t: -prediction.visual_weights[t]
         )[:SPATIAL_SEGMENTS]
         segments = sorted(ranked)
-        spatial = {
-            "segments": segments,
-            "maps": [
+        spatial = contract.SpatialMaps(
+            segments=segments,
+            maps=[
                 [[round(v, 5) for v in row] for row in prediction.spatial_maps[t]] for t in segments
             ],
-        }
-    return {
-        "question_id": prediction.question_id,
-        "answer": prediction.answer,
-        "confidence": round(prediction.confidence, 5),
-        "top3": [{"answer": a, "confidence": round(p, 5)} for a, p in prediction.top3],
-        "audio_weights": rounded(prediction.audio_weights),
-        "visual_weights": rounded(prediction.visual_weights),
-        "spatial_maps": spatial,
-    }
+        )
+    return contract.PredictionItem(
+        question_id=prediction.question_id,
+        answer=prediction.answer,
+        confidence=round(prediction.confidence, 5),
+        top3=[contract.RankedAnswer(answer=a, confidence=round(p, 5)) for a, p in prediction.top3],
+        audio_weights=rounded(prediction.audio_weights),
+        visual_weights=rounded(prediction.visual_weights),
+        spatial_maps=spatial,
+    )
 
 
 def train_job(client: ApiClient, config: WorkerConfig, run_id: int) -> dict:
@@ -354,32 +369,31 @@ def train_job(client: ApiClient, config: WorkerConfig, run_id: int) -> dict:
         else:
             notes.append("No test videos yet: no held-out breakdown.")
         checkpoint = save_checkpoint(
-            config.work_dir / f"run-{run_id}.pt", result.model, result.vocabulary,
+            config.work_dir / f"run-{run_id}.pt",
+            result.model,
+            result.vocabulary,
             extra={"run": run_id, "dataset_hash": dataset["hash"]},
-        )  # fmt: skip
-        device = resolve_device(config.train.device)
-        answer = client.finish(
-            run_id,
-            {
-                "dataset_hash": dataset["hash"],
-                "dataset_counts": dataset["counts"],
-                "config": {
-                    "variant": variant,
-                    "variants": list(config.variants),
-                    "baselines": list(config.baselines),
-                    "train": asdict(config.train),
-                    "model": result.model.config.to_json(),
-                },
-                "device": str(device) if device.type == "cpu" else _device_name(device),
-                "duration_seconds": round(time.monotonic() - started, 3),
-                "best_epoch": result.best_epoch,
-                "best_val_accuracy": result.best_val_accuracy,
-                "metrics": metrics,
-                "baselines": baselines,
-                "notes": " ".join(notes),
-            },
-            checkpoint,
         )
+        device = resolve_device(config.train.device)
+        finished = contract.TrainingResult(
+            dataset_hash=dataset["hash"],
+            dataset_counts=dataset["counts"],
+            config={
+                "variant": variant,
+                "variants": list(config.variants),
+                "baselines": list(config.baselines),
+                "train": asdict(config.train),
+                "model": result.model.config.to_json(),
+            },
+            device=str(device) if device.type == "cpu" else _device_name(device),
+            duration_seconds=round(time.monotonic() - started, 3),
+            best_epoch=result.best_epoch,
+            best_val_accuracy=result.best_val_accuracy,
+            metrics=metrics,
+            baselines=baselines,
+            notes=" ".join(notes),
+        )
+        answer = client.finish(run_id, finished, checkpoint)
     except Exception as error:
         logger.exception("training run %s failed", run_id)
         try:
@@ -389,23 +403,24 @@ def train_job(client: ApiClient, config: WorkerConfig, run_id: int) -> dict:
         return {"run": run_id, "claimed": True, "failed": str(error)}
     finally:
         (config.work_dir / f"run-{run_id}.pt").unlink(missing_ok=True)
-    outcome = {"run": run_id, "claimed": True, "version": answer["version"]}
+    version_id = answer[contract.FINISH_VERSION]
+    outcome = {"run": run_id, "claimed": True, "version": version_id}
     # The version stands whatever happens next: its predictions are sent again by beat
     # (predictions-check), its scores by the next retrain.
     live = None
     try:
         live = parse_records(client.live_questions(), source="live questions", labelled=False)
-        outcome.update(predict_live(client, features, result, answer["version"], live))
+        outcome.update(predict_live(client, features, result, version_id, live))
     except Exception as error:
-        logger.exception("predictions of version %s failed", answer["version"])
+        logger.exception("predictions of version %s failed", version_id)
         outcome["predictions_failed"] = str(error)
     blind = trained_baselines.get(BLIND_BASELINE)
     if blind is not None and live:
         try:
             scores = blind_scores(blind.model, blind.vocabulary, live)
-            outcome["blind_scores"] = client.post_blind_scores(answer["version"], scores)
+            outcome["blind_scores"] = client.post_blind_scores(version_id, scores)
         except Exception as error:
-            logger.exception("blind scores of version %s failed", answer["version"])
+            logger.exception("blind scores of version %s failed", version_id)
             outcome["blind_scores_failed"] = str(error)
     return outcome
 
@@ -444,7 +459,7 @@ def predict_live(
 ) -> dict:
     """The new version's predictions for every live question, posted back."""
     if not live:
-        return {"stored": 0, "unchanged": 0}
+        return contract.PredictionsStored(stored=0, unchanged=0)
     store = features.ensure(r.video_id for r in live)
     predictions = predict(result.model, result.vocabulary, live, store)
     return client.post_predictions(version_id, [prediction_payload(p) for p in predictions])

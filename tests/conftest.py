@@ -43,6 +43,27 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit("CI=true but: " + "; ".join(problems), returncode=3)
 
 
+# Tests that start the deployment's processes (servers, workers, beat) from their own module;
+# the others that do are found by the fixtures they use (below).
+SYSTEM_MODULES = {"test_stack.py", "test_local_mode.py", "test_faults_redis.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what the fast loop leaves out (docs/testing.md): `browser` for the tests that drive
+    Chromium, `system` for those that start processes or a live server. Marked here, from the
+    fixtures a test uses, so a new test is sorted without anyone remembering to mark it."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "chromium" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        if (
+            item.path.name in SYSTEM_MODULES
+            or "celery_worker_process" in fixtures
+            or "live_server" in fixtures
+        ):
+            item.add_marker(pytest.mark.system)
+
+
 def _requires(marker: str, available: bool, item: pytest.Item) -> None:
     if available:
         return
@@ -76,9 +97,11 @@ def _test_settings(settings, tmp_path) -> None:
     # limits set their own rates.
     settings.CACHES = {
         **settings.CACHES,
-        "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                     "LOCATION": str(tmp_path)},
-    }  # fmt: skip
+        "throttle": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": str(tmp_path),
+        },
+    }
     settings.API_RATE_PER_USER = "100000/s"
     # What the default cache holds (the templates' need, kept a minute) is per test too.
     from django.core.cache import cache
@@ -123,10 +146,24 @@ def celery_worker_process(transactional_db):
 
     queue = f"test-{uuid.uuid4().hex[:12]}"
     worker = processes.start(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue,
-         "--pool", "solo", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queue,
+            "--pool",
+            "solo",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "INFO",
+        ],
         {**os.environ, "DATABASE_URL": database_url_for_subprocess()},
-    )  # fmt: skip
+    )
     try:
         yield queue
     finally:

@@ -23,9 +23,14 @@ def start(
     """
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by `stop`)
     process = subprocess.Popen(
-        args, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT, text=True,
+        args,
+        cwd=ROOT,
+        env=dict(env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=new_session,
-    )  # fmt: skip
+    )
     process.log = log
     return process
 

@@ -49,10 +49,19 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = processes.start(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             os.environ,
-        )  # fmt: skip
+        )
         processes.wait_until(self.answers, timeout=15)
 
     def answers(self) -> bool:
@@ -99,22 +108,60 @@ class Stack:
 
     def start(self) -> None:
         port = self.url.rsplit(":", 1)[1]
-        self.running.append(processes.start(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-             f"127.0.0.1:{port}", "--workers", "1", "--timeout", "60"],
-            self.env,
-        ))  # fmt: skip
+        self.running.append(
+            processes.start(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "config.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "1",
+                    "--timeout",
+                    "60",
+                ],
+                self.env,
+            )
+        )
         self.worker = processes.start(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default",
-             "--pool", "solo", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "default",
+                "--pool",
+                "solo",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "INFO",
+            ],
             self.env,
-        )  # fmt: skip
+        )
         self.running.append(self.worker)
-        self.running.append(processes.start(
-            [sys.executable, "-m", "celery", "-A", "config", "beat", "-s",
-             str(self.tmp_path / "celerybeat-schedule"), "--loglevel", "INFO"],
-            self.env,
-        ))  # fmt: skip
+        self.running.append(
+            processes.start(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "beat",
+                    "-s",
+                    str(self.tmp_path / "celerybeat-schedule"),
+                    "--loglevel",
+                    "INFO",
+                ],
+                self.env,
+            )
+        )
         processes.wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=2).ok, timeout=60)
         # Both connected before the outage: beat has sent a reap and the worker has run it.
         processes.wait_until(self.reaped, timeout=60)
@@ -183,21 +230,32 @@ class Annotator(Client):
         session = self.call("POST", "watch-sessions/", json={"video": video}).json()["id"]
         for position in (0.3, 0.6):
             time.sleep(0.3)
-            beat = {"position": position, "playing": True, "visible": True, "muted": False,
-                    "rate": 1.0}  # fmt: skip
+            beat = {
+                "position": position,
+                "playing": True,
+                "visible": True,
+                "muted": False,
+                "rate": 1.0,
+            }
             unlocked = self.call("POST", f"watch-sessions/{session}/heartbeat/", json=beat)
         assert unlocked.json()["unlocked"]
         return session
 
     def ask(self, video: int, template) -> int:
-        body = {"video": video, "template": template.pk, "slot_values": legal_slots(template),
-                "watch_session": self.watch(video)}  # fmt: skip
+        body = {
+            "video": video,
+            "template": template.pk,
+            "slot_values": legal_slots(template),
+            "watch_session": self.watch(video),
+        }
         return self.call("POST", "questions/", json=body).json()["id"]
 
     def answer_next(self) -> None:
         question = self.call("GET", "questions/next/").json()
-        body = {"watch_session": self.watch(question["video"]["id"]),
-                "answer": question["answers"][0]}  # fmt: skip
+        body = {
+            "watch_session": self.watch(question["video"]["id"]),
+            "answer": question["answers"][0],
+        }
         self.call("POST", f"questions/{question['id']}/votes/", json=body)
 
 

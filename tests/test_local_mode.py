@@ -41,9 +41,13 @@ def local_env(tmp_path):
 
 def manage(env, *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=300,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -57,14 +61,16 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
     )
     password = re.search(r"annotator\s+annotator1\s+(\S+)", seeded).group(1)
     manage(
-        local_env, "shell", "-c",
+        local_env,
+        "shell",
+        "-c",
         "from datetime import timedelta; from django.utils import timezone;"
         "from annotator.models import Video, WatchSession;"
         "from django.contrib.auth.models import User;"
         "then = timezone.now() - timedelta(days=3);"
         "WatchSession.objects.create(annotator=User.objects.get(username='annotator1'),"
         " video=Video.objects.get(avqa_id='demo0001'), started_at=then, last_heartbeat_at=then)",
-    )  # fmt: skip
+    )
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -121,7 +127,9 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
         # Accepted pairs on the training video (demo0002), then "retrain now": the gpu worker
         # trains through the file broker and posts model v1 and its predictions back.
         manage(
-            local_env, "shell", "-c",
+            local_env,
+            "shell",
+            "-c",
             "from annotator import modelloop; from annotator.models import *;"
             "from django.contrib.auth.models import User;"
             "video = Video.objects.get(avqa_id='demo0002');"
@@ -130,7 +138,7 @@ def test_make_run_serves_the_demo_with_a_worker_and_beat(local_env, tmp_path):
             " status='accepted', accepted_answer=Answer.objects.get(text=a)) for t, s, a in"
             " [(1, ['cello'], 'yes'), (2, [], 'two'), (3, ['cello', 'violin'], 'no')]];"
             "modelloop.retrain_now(requested_by=None)",
-        )  # fmt: skip
+        )
 
         def model_with_predictions():
             versions = database.execute("select count(*) from annotator_modelversion")

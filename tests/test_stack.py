@@ -89,10 +89,20 @@ class Stack:
 
     def start_web(self) -> None:
         self.running["web"] = processes.start(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-             f"127.0.0.1:{self.port}", "--workers", "2", "--timeout", "120"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--timeout",
+                "120",
+            ],
             self.web_env,
-        )  # fmt: skip
+        )
         processes.wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=2).ok, timeout=60)
         for name, args in {
             "worker": ["worker", "-Q", "default", "--concurrency", "1"],
@@ -105,8 +115,11 @@ class Stack:
 
     def start_gpu_worker(self, *, epochs: int) -> None:
         # What compose gives the gpu worker: the broker, the API and its token; no database.
-        env = {key: value for key, value in self.common.items()
-               if key not in ("DATABASE_URL", "DJANGO_SECRET_KEY")}  # fmt: skip
+        env = {
+            key: value
+            for key, value in self.common.items()
+            if key not in ("DATABASE_URL", "DJANGO_SECRET_KEY")
+        }
         env.update(
             AVQA_API_URL=self.url,
             AVQA_API_TOKEN=accounts.model_worker_token(),
@@ -118,11 +131,27 @@ class Stack:
             TRAIN_DEVICE="cpu",
         )
         self.running["gpu-worker"] = processes.start(
-            [sys.executable, "-m", "celery", "-A", "config.gpu_worker", "worker", "-Q",
-             self.queue, "--concurrency", "1", "--max-tasks-per-child", "1",
-             "--hostname", f"{self.queue}@%h", "--loglevel", "INFO"],
-            env, new_session=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config.gpu_worker",
+                "worker",
+                "-Q",
+                self.queue,
+                "--concurrency",
+                "1",
+                "--max-tasks-per-child",
+                "1",
+                "--hostname",
+                f"{self.queue}@%h",
+                "--loglevel",
+                "INFO",
+            ],
+            env,
+            new_session=True,
+        )
 
     def kill_gpu_worker(self) -> None:
         """SIGKILL the gpu worker and its child: no shutdown, no acknowledgement."""
@@ -166,8 +195,12 @@ class Annotator:
         return session
 
     def ask(self, video: int, template: int, slot_values: list[str]) -> int:
-        body = {"video": video, "template": template, "slot_values": slot_values,
-                "watch_session": self.watch(video)}  # fmt: skip
+        body = {
+            "video": video,
+            "template": template,
+            "slot_values": slot_values,
+            "watch_session": self.watch(video),
+        }
         return self._post("questions/", body)["id"]
 
     def answer(self, question: dict) -> None:
@@ -197,9 +230,16 @@ def staff_page(url: str, path: str) -> str:
     browser = requests.Session()
     login = browser.get(f"{url}/accounts/login/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
-    browser.post(f"{url}/accounts/login/", timeout=30, data={
-        "username": "rita", "password": PASSWORD, "csrfmiddlewaretoken": token,
-    }, headers={"Referer": f"{url}/accounts/login/"})  # fmt: skip
+    browser.post(
+        f"{url}/accounts/login/",
+        timeout=30,
+        data={
+            "username": "rita",
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": token,
+        },
+        headers={"Referer": f"{url}/accounts/login/"},
+    )
     return browser.get(f"{url}{path}", timeout=60).text
 
 
@@ -211,8 +251,9 @@ def test_the_model_loop_end_to_end(stack, tmp_path):
     stack.start_gpu_worker(epochs=2)
     videos = []
     for number, avqa_id in enumerate(video_ids()):
-        clip = render_scene(Scene.random(number, duration_seconds=4.0),
-                            tmp_path / f"{avqa_id}.mp4", fps=4)  # fmt: skip
+        clip = render_scene(
+            Scene.random(number, duration_seconds=4.0), tmp_path / f"{avqa_id}.mp4", fps=4
+        )
         videos.append(services.video_create(avqa_id=avqa_id, source=clip))
     processes.wait_until(
         lambda: Video.objects.filter(feature_status=FeatureStatus.READY).count() == 2, timeout=180

@@ -67,10 +67,12 @@ COUNT_MAX = 2**31 - 1
 class WatchStartSerializer(serializers.Serializer):
     video = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     question = serializers.IntegerField(
-        min_value=1, max_value=ID_MAX, required=False,
+        min_value=1,
+        max_value=ID_MAX,
+        required=False,
         help_text="The question you will answer after watching (from questions/next/): while you "
         "watch, it is offered to fewer others.",
-    )  # fmt: skip
+    )
 
 
 class HeartbeatSerializer(serializers.Serializer):

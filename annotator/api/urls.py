@@ -1,11 +1,11 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from annotator.api import views, worker
-from annotator.throttling import obtain_auth_token
+from annotator.api import auth, views, worker
+from qa_model import contract
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", auth.obtain_auth_token, name="api-token"),
     path("watch-sessions/", views.WatchSessionStart.as_view(), name="api-watch-start"),
     path("watch-sessions/<int:pk>/", views.WatchSessionDetail.as_view(), name="api-watch-detail"),
     path(
@@ -17,53 +17,27 @@ urlpatterns = [
     path("questions/next/", views.NextQuestion.as_view(), name="api-next-question"),
     path("questions/<int:pk>/votes/", views.VoteCreate.as_view(), name="api-vote"),
     path("me/contributions/", views.MyContributions.as_view(), name="api-contributions"),
-    # The gpu worker's API (token of the model-workers service account only).
-    path("worker/dataset/", worker.Dataset.as_view(), name="api-worker-dataset"),
-    path("worker/questions/live/", worker.LiveQuestions.as_view(), name="api-worker-live"),
-    path(
-        "worker/videos/<slug:video_id>/features/claim/",
-        worker.VideoFeaturesClaim.as_view(),
-        name="api-worker-features-claim",
-    ),
-    path(
-        "worker/videos/<slug:video_id>/features/",
-        worker.VideoFeaturesReport.as_view(),
-        name="api-worker-features-report",
-    ),
-    path("worker/videos/<slug:video_id>/file/", worker.VideoFile.as_view(), name="api-worker-file"),
-    path("worker/runs/<int:pk>/claim/", worker.RunClaim.as_view(), name="api-worker-run-claim"),
-    path(
-        "worker/runs/<int:pk>/progress/",
-        worker.RunProgress.as_view(),
-        name="api-worker-run-progress",
-    ),
-    path("worker/runs/<int:pk>/fail/", worker.RunFail.as_view(), name="api-worker-run-fail"),
-    path("worker/runs/<int:pk>/finish/", worker.RunFinish.as_view(), name="api-worker-run-finish"),
-    path(
-        "worker/versions/<int:pk>/predictions/",
-        worker.Predictions.as_view(),
-        name="api-worker-predictions",
-    ),
-    path(
-        "worker/versions/<int:pk>/predictions/done/",
-        worker.PredictionsDone.as_view(),
-        name="api-worker-predictions-done",
-    ),
-    path(
-        "worker/versions/<int:pk>/questions/unpredicted/",
-        worker.UnpredictedQuestions.as_view(),
-        name="api-worker-unpredicted",
-    ),
-    path(
-        "worker/versions/<int:pk>/checkpoint/",
-        worker.VersionCheckpoint.as_view(),
-        name="api-worker-checkpoint",
-    ),
-    path(
-        "worker/versions/<int:pk>/blind-scores/",
-        worker.BlindScores.as_view(),
-        name="api-worker-blind-scores",
-    ),
+    # The gpu worker's API (token of the model-workers service account only), at the paths of
+    # qa_model/contract.py.
+    *[
+        path(f"worker/{contract.route(template)}", view.as_view(), name=name)
+        for template, view, name in (
+            (contract.DATASET, worker.Dataset, "api-worker-dataset"),
+            (contract.LIVE_QUESTIONS, worker.LiveQuestions, "api-worker-live"),
+            (contract.FEATURES_CLAIM, worker.VideoFeaturesClaim, "api-worker-features-claim"),
+            (contract.FEATURES_REPORT, worker.VideoFeaturesReport, "api-worker-features-report"),
+            (contract.VIDEO_FILE, worker.VideoFile, "api-worker-file"),
+            (contract.RUN_CLAIM, worker.RunClaim, "api-worker-run-claim"),
+            (contract.RUN_PROGRESS, worker.RunProgress, "api-worker-run-progress"),
+            (contract.RUN_FAIL, worker.RunFail, "api-worker-run-fail"),
+            (contract.RUN_FINISH, worker.RunFinish, "api-worker-run-finish"),
+            (contract.PREDICTIONS, worker.Predictions, "api-worker-predictions"),
+            (contract.PREDICTIONS_DONE, worker.PredictionsDone, "api-worker-predictions-done"),
+            (contract.UNPREDICTED, worker.UnpredictedQuestions, "api-worker-unpredicted"),
+            (contract.CHECKPOINT, worker.VersionCheckpoint, "api-worker-checkpoint"),
+            (contract.BLIND_SCORES, worker.BlindScores, "api-worker-blind-scores"),
+        )
+    ],
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file, so the docs page needs no
     # inline script under the content-security policy (config/csp.py).

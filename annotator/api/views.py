@@ -104,8 +104,10 @@ class NextVideo(AnnotatorView):
 
 
 class OpenTemplates(AnnotatorView):
-    @extend_schema(responses={200: s.TemplateSerializer(many=True), 404: REFUSAL},
-                   summary="Templates open to you on this video")  # fmt: skip
+    @extend_schema(
+        responses={200: s.TemplateSerializer(many=True), 404: REFUSAL},
+        summary="Templates open to you on this video",
+    )
     def get(self, request: Request, pk: int) -> Response:
         video = selectors.video_get(pk)
         needs = balance.template_needs()

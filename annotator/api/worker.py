@@ -21,12 +21,10 @@ from annotator import errors, modelloop, selectors
 from annotator.api.serializers import COUNT_MAX, ID_MAX
 from annotator.export import dataset_export, question_records
 from annotator.models import LIVE_STATUSES, ModelVersion, Question, TrainingRun, Video
-from qa_model import catalogue
+from qa_model import catalogue, contract
 
 REFUSAL = OpenApiResponse(description="Refused: {detail, code, rule}.")
 NOT_A_MODEL_WORKER = "Only the gpu worker's service account can use the worker API."
-MAX_SEGMENTS = 60  # one per second of a clip
-MAP_SIDE = 14
 
 
 class IsModelWorker(BasePermission):
@@ -61,12 +59,17 @@ def _file_response(stored, filename: str) -> FileResponse:
 
 class FeatureReportSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
-    error = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+    error = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=contract.MESSAGE_MAX_CHARS
+    )
 
 
 class VideoFeaturesClaim(WorkerView):
-    @extend_schema(request=None, responses={200: dict, 404: REFUSAL, 409: REFUSAL},
-                   summary="Claim a video's feature extraction (pending → running)")  # fmt: skip
+    @extend_schema(
+        request=None,
+        responses={200: dict, 404: REFUSAL, 409: REFUSAL},
+        summary="Claim a video's feature extraction (pending → running)",
+    )
     def post(self, request: Request, video_id: str) -> Response:
         video = get_object_or_404(Video, avqa_id=video_id)
         if not modelloop.video_features_claim(video):
@@ -75,16 +78,21 @@ class VideoFeaturesClaim(WorkerView):
 
 
 class VideoFile(WorkerView):
-    @extend_schema(responses={(200, "application/octet-stream"): bytes, 404: REFUSAL},
-                   summary="A video's file, for feature extraction")  # fmt: skip
+    @extend_schema(
+        responses={(200, "application/octet-stream"): bytes, 404: REFUSAL},
+        summary="A video's file, for feature extraction",
+    )
     def get(self, request: Request, video_id: str) -> FileResponse:
         video = get_object_or_404(Video, avqa_id=video_id)
         return _file_response(video.file, video.file.name)
 
 
 class VideoFeaturesReport(WorkerView):
-    @extend_schema(request=FeatureReportSerializer, responses={200: dict, 409: REFUSAL},
-                   summary="Report a claimed extraction's outcome")  # fmt: skip
+    @extend_schema(
+        request=FeatureReportSerializer,
+        responses={200: dict, 409: REFUSAL},
+        summary="Report a claimed extraction's outcome",
+    )
     def post(self, request: Request, video_id: str) -> Response:
         video = get_object_or_404(Video, avqa_id=video_id)
         report = _valid(FeatureReportSerializer, request.data)
@@ -97,8 +105,9 @@ class VideoFeaturesReport(WorkerView):
 
 
 class Dataset(WorkerView):
-    @extend_schema(responses={200: dict},
-                   summary="Accepted pairs in MUSIC-AVQA records, split by video")  # fmt: skip
+    @extend_schema(
+        responses={200: dict}, summary="Accepted pairs in MUSIC-AVQA records, split by video"
+    )
     def get(self, request: Request) -> Response:
         return Response(dataset_export().to_json())
 
@@ -111,7 +120,7 @@ def _records_to_predict(questions) -> Response:
         # Open and disputed questions have no answer yet: null, not a made-up one.
         item["anser"] = record.answer or None
         records.append(item)
-    return Response({"records": records})
+    return Response({contract.RECORDS: records})
 
 
 class LiveQuestions(WorkerView):
@@ -124,7 +133,7 @@ class LiveQuestions(WorkerView):
 
 
 class ProgressSerializer(serializers.Serializer):
-    stage = serializers.CharField(max_length=32)
+    stage = serializers.CharField(max_length=contract.STAGE_MAX_CHARS)
     epoch = serializers.IntegerField(min_value=0, max_value=COUNT_MAX, required=False)
     epochs = serializers.IntegerField(min_value=0, max_value=COUNT_MAX, required=False)
     loss = serializers.FloatField(required=False, allow_null=True)
@@ -132,20 +141,20 @@ class ProgressSerializer(serializers.Serializer):
 
 
 class FailSerializer(serializers.Serializer):
-    error = serializers.CharField(max_length=4000)
+    error = serializers.CharField(max_length=contract.MESSAGE_MAX_CHARS)
 
 
 class ResultSerializer(serializers.Serializer):
     dataset_hash = serializers.RegexField(r"^[0-9a-f]{64}$")
     dataset_counts = serializers.DictField()
     config = serializers.DictField()
-    device = serializers.CharField(max_length=64)
+    device = serializers.CharField(max_length=contract.DEVICE_MAX_CHARS)
     duration_seconds = serializers.FloatField(min_value=0)
     best_epoch = serializers.IntegerField(min_value=0, max_value=COUNT_MAX)
     best_val_accuracy = serializers.FloatField(allow_null=True, min_value=0, max_value=1)
     metrics = serializers.DictField()
     baselines = serializers.DictField(required=False, default=dict)
-    notes = serializers.CharField(allow_blank=True, max_length=4000)
+    notes = serializers.CharField(allow_blank=True, max_length=contract.MESSAGE_MAX_CHARS)
 
 
 class FinishSerializer(serializers.Serializer):
@@ -165,8 +174,11 @@ def _run_json(run: TrainingRun) -> dict:
 
 
 class RunClaim(WorkerView):
-    @extend_schema(request=None, responses={200: dict, 404: REFUSAL, 409: REFUSAL},
-                   summary="Claim a training run (queued → running)")  # fmt: skip
+    @extend_schema(
+        request=None,
+        responses={200: dict, 404: REFUSAL, 409: REFUSAL},
+        summary="Claim a training run (queued → running)",
+    )
     def post(self, request: Request, pk: int) -> Response:
         run = get_object_or_404(TrainingRun, pk=pk)
         if not modelloop.training_run_claim(run):
@@ -175,8 +187,11 @@ class RunClaim(WorkerView):
 
 
 class RunProgress(WorkerView):
-    @extend_schema(request=ProgressSerializer, responses={200: dict, 409: REFUSAL},
-                   summary="Report a running run's progress")  # fmt: skip
+    @extend_schema(
+        request=ProgressSerializer,
+        responses={200: dict, 409: REFUSAL},
+        summary="Report a running run's progress",
+    )
     def post(self, request: Request, pk: int) -> Response:
         run = get_object_or_404(TrainingRun, pk=pk)
         modelloop.training_run_progress(run, dict(_valid(ProgressSerializer, request.data)))
@@ -184,8 +199,11 @@ class RunProgress(WorkerView):
 
 
 class RunFail(WorkerView):
-    @extend_schema(request=FailSerializer, responses={200: dict, 409: REFUSAL},
-                   summary="Record that a running run failed")  # fmt: skip
+    @extend_schema(
+        request=FailSerializer,
+        responses={200: dict, 409: REFUSAL},
+        summary="Record that a running run failed",
+    )
     def post(self, request: Request, pk: int) -> Response:
         run = get_object_or_404(TrainingRun, pk=pk)
         modelloop.training_run_fail(run, error=_valid(FailSerializer, request.data)["error"])
@@ -195,15 +213,18 @@ class RunFail(WorkerView):
 class RunFinish(WorkerView):
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request=FinishSerializer, responses={201: dict, 200: dict, 409: REFUSAL},
-                   summary="Record a finished run as a model version (idempotent)")  # fmt: skip
+    @extend_schema(
+        request=FinishSerializer,
+        responses={201: dict, 200: dict, 409: REFUSAL},
+        summary="Record a finished run as a model version (idempotent)",
+    )
     def post(self, request: Request, pk: int) -> Response:
         run = get_object_or_404(TrainingRun, pk=pk)
         data = _valid(FinishSerializer, request.data)
         version, created = modelloop.training_run_finish(
-            run, result=data["result"], checkpoint=data["checkpoint"]
+            run, result=data[contract.FINISH_RESULT], checkpoint=data[contract.FINISH_CHECKPOINT]
         )
-        body = {"version": version.pk, "number": version.number}
+        body = {contract.FINISH_VERSION: version.pk, "number": version.number}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -213,8 +234,10 @@ class RunFinish(WorkerView):
 def _weights() -> serializers.ListField:
     return serializers.ListField(
         child=serializers.FloatField(min_value=0, max_value=1),
-        max_length=MAX_SEGMENTS, required=False, allow_null=True,
-    )  # fmt: skip
+        max_length=contract.SEGMENTS_MAX,
+        required=False,
+        allow_null=True,
+    )
 
 
 class RankedSerializer(serializers.Serializer):
@@ -224,18 +247,21 @@ class RankedSerializer(serializers.Serializer):
 
 class SpatialMapsSerializer(serializers.Serializer):
     segments = serializers.ListField(
-        child=serializers.IntegerField(min_value=0, max_value=MAX_SEGMENTS - 1), max_length=8
+        child=serializers.IntegerField(min_value=0, max_value=contract.SEGMENTS_MAX - 1),
+        max_length=contract.SPATIAL_SEGMENTS_MAX,
     )
     maps = serializers.ListField(
         child=serializers.ListField(
             child=serializers.ListField(
                 child=serializers.FloatField(min_value=0, max_value=1),
-                min_length=MAP_SIDE, max_length=MAP_SIDE,
+                min_length=contract.MAP_SIDE,
+                max_length=contract.MAP_SIDE,
             ),
-            min_length=MAP_SIDE, max_length=MAP_SIDE,
+            min_length=contract.MAP_SIDE,
+            max_length=contract.MAP_SIDE,
         ),
-        max_length=8,
-    )  # fmt: skip
+        max_length=contract.SPATIAL_SEGMENTS_MAX,
+    )
 
     def validate(self, data: dict) -> dict:
         if len(data["segments"]) != len(data["maps"]):
@@ -247,24 +273,27 @@ class PredictionSerializer(serializers.Serializer):
     question_id = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     answer = serializers.ChoiceField(choices=catalogue.ANSWERS)
     confidence = serializers.FloatField(min_value=0, max_value=1)
-    top3 = RankedSerializer(many=True, max_length=3, min_length=1)
+    top3 = RankedSerializer(many=True, max_length=contract.TOP_ANSWERS, min_length=1)
     audio_weights = _weights()
     visual_weights = _weights()
     spatial_maps = SpatialMapsSerializer(required=False, allow_null=True)
 
 
 class PredictionsSerializer(serializers.Serializer):
-    predictions = PredictionSerializer(many=True, max_length=5000)
+    predictions = PredictionSerializer(many=True, max_length=contract.ITEMS_PER_POST_MAX)
 
 
 class Predictions(WorkerView):
     parser_classes = [JSONParser]
 
-    @extend_schema(request=PredictionsSerializer, responses={200: dict, 400: REFUSAL, 404: REFUSAL},
-                   summary="Store a model version's predictions (idempotent)")  # fmt: skip
+    @extend_schema(
+        request=PredictionsSerializer,
+        responses={200: dict, 400: REFUSAL, 404: REFUSAL},
+        summary="Store a model version's predictions (idempotent)",
+    )
     def post(self, request: Request, pk: int) -> Response:
         version = get_object_or_404(ModelVersion, pk=pk)
-        items = _valid(PredictionsSerializer, request.data)["predictions"]
+        items = _valid(PredictionsSerializer, request.data)[contract.PREDICTIONS_ITEMS]
         return Response(modelloop.predictions_store(version, items))
 
 
@@ -276,30 +305,41 @@ class UnpredictedQuestions(WorkerView):
     def get(self, request: Request, pk: int) -> Response:
         version = get_object_or_404(ModelVersion, pk=pk)
         try:
-            limit = min(max(int(request.query_params.get("limit", 1000)), 1), 5000)
+            asked = int(
+                request.query_params.get(
+                    contract.UNPREDICTED_LIMIT, contract.UNPREDICTED_LIMIT_DEFAULT
+                )
+            )
         except ValueError:
-            limit = 1000
+            asked = contract.UNPREDICTED_LIMIT_DEFAULT
+        limit = min(max(asked, 1), contract.UNPREDICTED_LIMIT_MAX)
         if not version.is_active:  # its suggestions would not be shown
-            return Response({"records": []})
+            return Response({contract.RECORDS: []})
         questions = modelloop.questions_unpredicted(version).order_by("pk")[:limit]
         ids = list(questions.values_list("pk", flat=True))
         return _records_to_predict(Question.objects.filter(pk__in=ids))
 
 
 class VersionCheckpoint(WorkerView):
-    @extend_schema(responses={(200, "application/octet-stream"): bytes, 404: REFUSAL},
-                   summary="A model version's checkpoint, to predict with")  # fmt: skip
+    @extend_schema(
+        responses={(200, "application/octet-stream"): bytes, 404: REFUSAL},
+        summary="A model version's checkpoint, to predict with",
+    )
     def get(self, request: Request, pk: int) -> FileResponse:
         version = get_object_or_404(ModelVersion, pk=pk)
         return _file_response(version.checkpoint, f"version-{version.pk}.pt")
 
 
 class PredictionsDone(WorkerView):
-    @extend_schema(request=None, responses={200: dict, 404: REFUSAL},
-                   summary="A predict task is done: the next may be sent")  # fmt: skip
+    @extend_schema(
+        request=None,
+        responses={200: dict, 404: REFUSAL},
+        summary="A predict task is done: the next may be sent",
+    )
     def post(self, request: Request, pk: int) -> Response:
         version = get_object_or_404(ModelVersion, pk=pk)
-        return Response({"version": version.pk, "unpredicted": modelloop.predictions_done(version)})
+        unpredicted = modelloop.predictions_done(version)
+        return Response({"version": version.pk, contract.UNPREDICTED_COUNT: unpredicted})
 
 
 # --- answerable without watching -----------------------------------------------------------
@@ -312,7 +352,7 @@ class BlindScoreSerializer(serializers.Serializer):
 
 
 class BlindScoresSerializer(serializers.Serializer):
-    scores = BlindScoreSerializer(many=True, max_length=5000)
+    scores = BlindScoreSerializer(many=True, max_length=contract.ITEMS_PER_POST_MAX)
 
 
 class BlindScores(WorkerView):
@@ -325,7 +365,7 @@ class BlindScores(WorkerView):
     )
     def post(self, request: Request, pk: int) -> Response:
         version = get_object_or_404(ModelVersion, pk=pk)
-        items = _valid(BlindScoresSerializer, request.data)["scores"]
+        items = _valid(BlindScoresSerializer, request.data)[contract.BLIND_SCORES_ITEMS]
         if len({item["question_id"] for item in items}) != len(items):
             raise errors.PredictionsInvalid(errors.PREDICTIONS_DUPLICATE)
         return Response(modelloop.blind_scores_store(version, items))

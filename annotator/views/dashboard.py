@@ -23,8 +23,9 @@ def _type_coverage(coverage: list) -> list[tuple[str, float, float]]:
         key = (template.modality, template.question_type)
         ours[key] = ours.get(key, 0.0) + share
         reference[key] = reference.get(key, 0.0) + reference_share
-    return [(f"{m} / {t}", ours.get((m, t), 0.0), reference.get((m, t), 0.0))
-            for m, t in TABLE2_TYPES]  # fmt: skip
+    return [
+        (f"{m} / {t}", ours.get((m, t), 0.0), reference.get((m, t), 0.0)) for m, t in TABLE2_TYPES
+    ]
 
 
 @reviewer_required
@@ -40,28 +41,42 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         invalid=Count("id", filter=Q(status=QuestionStatus.INVALID)),
         disputed=Count("id", filter=Q(status=QuestionStatus.DISPUTED)),
     )
-    return render(request, "annotator/review/dashboard.html", {
-        "queues": QUEUES, "page_name": "dashboard", "totals": totals,
-        "videos": Video.objects.count(),
-        "progress_chart": charts.line_chart(
-            days, {"questions asked": asked, "pairs accepted": accepted},
-            title="Questions asked and pairs accepted, in all, by day",
-        ) if days else "",
-        "type_chart": charts.bar_chart(
-            _type_coverage(coverage), title="Share of live questions per type",
-            reference_name="released validation split",
-        ),
-        "template_chart": charts.bar_chart(
-            [(f"{t.pk}. {t.text[:28]}", share, ref) for t, _, share, ref in coverage],
-            title="Share of live questions per template",
-            reference_name="released validation split",
-        ),
-        "balances": balances, "skew_warning": balance.SKEW_WARNING,
-        "balance_min_pairs": balance.BALANCE_MIN_PAIRS,
-        "blind_score_warning": settings.BLIND_SCORE_WARNING,
-        "throughput_chart": charts.bar_chart(
-            [(name, q + v, None) for name, q, v in people[:25]], percent=False,
-            title="Questions and votes per annotator, last 7 days",
-        ) if people else "",
-        "people": people,
-    })  # fmt: skip
+    return render(
+        request,
+        "annotator/review/dashboard.html",
+        {
+            "queues": QUEUES,
+            "page_name": "dashboard",
+            "totals": totals,
+            "videos": Video.objects.count(),
+            "progress_chart": charts.line_chart(
+                days,
+                {"questions asked": asked, "pairs accepted": accepted},
+                title="Questions asked and pairs accepted, in all, by day",
+            )
+            if days
+            else "",
+            "type_chart": charts.bar_chart(
+                _type_coverage(coverage),
+                title="Share of live questions per type",
+                reference_name="released validation split",
+            ),
+            "template_chart": charts.bar_chart(
+                [(f"{t.pk}. {t.text[:28]}", share, ref) for t, _, share, ref in coverage],
+                title="Share of live questions per template",
+                reference_name="released validation split",
+            ),
+            "balances": balances,
+            "skew_warning": balance.SKEW_WARNING,
+            "balance_min_pairs": balance.BALANCE_MIN_PAIRS,
+            "blind_score_warning": settings.BLIND_SCORE_WARNING,
+            "throughput_chart": charts.bar_chart(
+                [(name, q + v, None) for name, q, v in people[:25]],
+                percent=False,
+                title="Questions and votes per annotator, last 7 days",
+            )
+            if people
+            else "",
+            "people": people,
+        },
+    )

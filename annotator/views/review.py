@@ -20,6 +20,7 @@ from PIL import Image
 
 from annotator import balance, charts, errors, selectors, services
 from annotator.models import ACTIVE_RUN_STATUSES, ModelVersion, Prediction, TrainingRun, Video
+from qa_model import contract
 from qa_model.decode import DEFAULT_SECONDS, FeatureError, decode_frames
 
 PAGE_SIZE = 50
@@ -61,11 +62,18 @@ def review_queue(request: HttpRequest, queue: str = "disagreements") -> HttpResp
     else:
         items = selectors.review_suggestions(version)
     page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "annotator/review/queue.html", {
-        "queue": queue, "queues": QUEUES, "page": page, "version": version,
-        "min_confidence": settings.REVIEW_MIN_CONFIDENCE,
-        "blind_score_warning": settings.BLIND_SCORE_WARNING,
-    })  # fmt: skip
+    return render(
+        request,
+        "annotator/review/queue.html",
+        {
+            "queue": queue,
+            "queues": QUEUES,
+            "page": page,
+            "version": version,
+            "min_confidence": settings.REVIEW_MIN_CONFIDENCE,
+            "blind_score_warning": settings.BLIND_SCORE_WARNING,
+        },
+    )
 
 
 def _segments(prediction: Prediction | None) -> list[dict]:
@@ -77,10 +85,15 @@ def _segments(prediction: Prediction | None) -> list[dict]:
     top_visual, top_audio = max(visual) or 1.0, max(audio) or 1.0
     seconds = DEFAULT_SECONDS if len(DEFAULT_SECONDS) == len(visual) else range(len(visual))
     return [
-        {"second": second, "visual": v, "audio": a,
-         "visual_shade": round(v / top_visual, 3), "audio_shade": round(a / top_audio, 3)}
+        {
+            "second": second,
+            "visual": v,
+            "audio": a,
+            "visual_shade": round(v / top_visual, 3),
+            "audio_shade": round(a / top_audio, 3),
+        }
         for second, v, a in zip(seconds, visual, audio, strict=True)
-    ]  # fmt: skip
+    ]
 
 
 def _heat_maps(prediction: Prediction | None) -> list[dict]:
@@ -115,26 +128,31 @@ def review_question(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         try:
             services.question_review(
-                reviewer=request.user, question=question,
+                reviewer=request.user,
+                question=question,
                 action=request.POST.get("action", ""),
                 answer=request.POST.get("answer") or None,
                 note=request.POST.get("note", "")[:1000],
-            )  # fmt: skip
+            )
             messages.success(request, "Saved to the question's history.")
         except errors.RuleViolation as refusal:
             messages.error(request, str(refusal))
         return redirect("review-question", pk=question.pk)
     version = selectors.model_version_active()
     prediction = selectors.prediction_for(question, version)
-    return render(request, "annotator/review/question.html", {
-        "question": question,
-        "votes": question.votes.select_related("annotator", "answer").order_by("created_at"),
-        "history": question.history.select_related("actor", "accepted_answer"),
-        "prediction": prediction,
-        "segments": _segments(prediction),
-        "heat_maps": _heat_maps(prediction),
-        "answers": question.template.answers,
-    })  # fmt: skip
+    return render(
+        request,
+        "annotator/review/question.html",
+        {
+            "question": question,
+            "votes": question.votes.select_related("annotator", "answer").order_by("created_at"),
+            "history": question.history.select_related("actor", "accepted_answer"),
+            "prediction": prediction,
+            "segments": _segments(prediction),
+            "heat_maps": _heat_maps(prediction),
+            "answers": question.template.answers,
+        },
+    )
 
 
 @reviewer_required
@@ -142,13 +160,13 @@ def review_question(request: HttpRequest, pk: int) -> HttpResponse:
 def review_frame(request: HttpRequest, pk: int, second: int) -> HttpResponse:
     """The frame a segment's features were made from, as a JPEG (for the heat maps)."""
     video = get_object_or_404(Video, pk=pk)
-    if not 0 <= second < 60:
+    if not 0 <= second < contract.CLIP_SECONDS:
         raise Http404
     try:
         frame = decode_frames(video.file.path, [second])[0]
     except (FeatureError, FileNotFoundError, ValueError):
         raise Http404 from None
-    image = Image.fromarray(frame).resize((224, 224))
+    image = Image.fromarray(frame).resize((contract.FRAME_SIDE, contract.FRAME_SIDE))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=80)
     response = HttpResponse(buffer.getvalue(), content_type="image/jpeg")
@@ -202,10 +220,17 @@ def review_model(request: HttpRequest) -> HttpResponse:
         }
         for v in reversed(versions)
     ]
-    return render(request, "annotator/review/model.html", {
-        "queues": QUEUES, "page_name": "model",
-        "versions": versions, "columns": columns, "rows": rows,
-        "chart": _accuracy_chart(versions) if versions else "",
-        **runs_context,
-        "admin_runs": reverse("admin:annotator_trainingrun_changelist"),
-    })  # fmt: skip
+    return render(
+        request,
+        "annotator/review/model.html",
+        {
+            "queues": QUEUES,
+            "page_name": "model",
+            "versions": versions,
+            "columns": columns,
+            "rows": rows,
+            "chart": _accuracy_chart(versions) if versions else "",
+            **runs_context,
+            "admin_runs": reverse("admin:annotator_trainingrun_changelist"),
+        },
+    )

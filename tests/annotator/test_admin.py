@@ -106,9 +106,10 @@ def test_the_catalogue_and_the_records_of_the_rules_cannot_be_edited_by_hand(
 def test_the_invalidate_action_goes_through_review(admin_client_, collection):
     question = collection[0]
     response = admin_client_.post(
-        admin_url(Question), {"action": "review_invalidate", "_selected_action": [question.pk]},
+        admin_url(Question),
+        {"action": "review_invalidate", "_selected_action": [question.pk]},
         follow=True,
-    )  # fmt: skip
+    )
     assert response.status_code == 200
     question.refresh_from_db()
     assert question.status == QuestionStatus.INVALID
@@ -118,9 +119,10 @@ def test_the_invalidate_action_goes_through_review(admin_client_, collection):
 def test_a_refused_review_action_is_reported_not_applied(admin_client_, collection):
     _, open_question = collection
     response = admin_client_.post(
-        admin_url(Question), {"action": "review_reopen", "_selected_action": [open_question.pk]},
+        admin_url(Question),
+        {"action": "review_reopen", "_selected_action": [open_question.pk]},
         follow=True,
-    )  # fmt: skip
+    )
     messages = [str(message) for message in response.context["messages"]]
     assert any("already open" in message for message in messages)
 
@@ -156,8 +158,9 @@ def loop_rows(collection):
     version, _ = modelloop.training_run_finish(
         run, result=RESULT, checkpoint=ContentFile(b"w", name="w.pt")
     )
-    Prediction.objects.create(version=version, question=collection[0], answer="no",
-                              confidence=0.9, top3=[])  # fmt: skip
+    Prediction.objects.create(
+        version=version, question=collection[0], answer="no", confidence=0.9, top3=[]
+    )
     return run, version
 
 

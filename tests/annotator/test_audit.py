@@ -43,9 +43,12 @@ def test_a_question_without_enough_watching_breaks_w1(crowd, video):
     session = services.watch_start(annotator=people[4], video=video)
     template = QuestionTemplate.objects.get(pk=4)
     forged = Question.objects.create(
-        video=video, template=template, slot_values=legal_slots(template), author=people[4],
+        video=video,
+        template=template,
+        slot_values=legal_slots(template),
+        author=people[4],
         watch_session=session,
-    )  # fmt: skip
+    )
     assert findings("W1") == [f"question {forged.pk}: viewing {session.pk} credited 0.0 s only"]
 
 
@@ -55,9 +58,11 @@ def test_a_vote_on_someone_elses_viewing_breaks_w1(crowd, video):
     theirs.consumed_at = timezone.now()
     theirs.save()
     forged = Vote.objects.create(
-        question=opened, annotator=people[4], answer=Answer.objects.get(text="yes"),
+        question=opened,
+        annotator=people[4],
+        answer=Answer.objects.get(text="yes"),
         watch_session=theirs,
-    )  # fmt: skip
+    )
     assert findings("W1") == [
         f"vote {forged.pk}: viewing {theirs.pk} belongs to another person or video"
     ]
@@ -98,9 +103,11 @@ def test_a_status_its_votes_do_not_give_is_named_by_its_rule(crowd):
 def test_a_vote_counted_after_acceptance_breaks_a4(crowd):
     people, accepted, _, _ = crowd
     Vote.objects.create(
-        question=accepted, annotator=people[3], answer=Answer.objects.get(text="no"),
+        question=accepted,
+        annotator=people[3],
+        answer=Answer.objects.get(text="no"),
         watch_session=watched(people[3], accepted.video),
-    )  # fmt: skip
+    )
     assert findings("A4") == [f"question {accepted.pk}: 1 vote(s) counted after it was accepted"]
 
 

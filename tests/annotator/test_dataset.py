@@ -21,9 +21,14 @@ from tests.annotator.helpers import ask, video_make, vote
 
 pytestmark = pytest.mark.django_db
 RECORD_KEYS = {
-    "video_id", "question_id", "type", "question_content", "templ_values", "question_deleted",
+    "video_id",
+    "question_id",
+    "type",
+    "question_content",
+    "templ_values",
+    "question_deleted",
     "anser",
-}  # fmt: skip
+}
 FIXTURE = "tests/fixtures/avqa-val.json"
 
 
@@ -91,8 +96,10 @@ def test_the_export_reads_back_with_an_independent_reader(accepted, tmp_path):
 
 def test_the_split_follows_the_ratio_setting(settings):
     ids = [f"v{n:06d}" for n in range(3000)]
-    shares = {split: sum(split_of(i) == split for i in ids) / len(ids) for split in
-              ("train", "val", "test")}  # fmt: skip
+    shares = {
+        split: sum(split_of(i) == split for i in ids) / len(ids)
+        for split in ("train", "val", "test")
+    }
     assert shares["train"] == pytest.approx(0.7, abs=0.03)
     assert shares["test"] == pytest.approx(0.2, abs=0.03)
     settings.SPLIT_RATIOS = (0.0, 0.0, 1.0)
@@ -102,8 +109,11 @@ def test_the_split_follows_the_ratio_setting(settings):
 def test_export_import_export_is_byte_identical(accepted, tmp_path, django_db_blocker):
     first, second = tmp_path / "first", tmp_path / "second"
     call_command("export_avqa", str(first), stdout=io.StringIO())
-    records = [r for s in ("train", "val", "test")
-               for r in json.loads((first / f"avqa-{s}.json").read_text())]  # fmt: skip
+    records = [
+        r
+        for s in ("train", "val", "test")
+        for r in json.loads((first / f"avqa-{s}.json").read_text())
+    ]
     # A fresh collection holding only the videos.
     Question.objects.all().delete()
     report = importing.dataset_import(records)
@@ -138,9 +148,15 @@ def test_the_real_validation_records_import_with_their_videos(make_annotator):
 
 def test_records_that_do_not_fit_are_reported_not_dropped(catalogue):
     video_make(avqa_id="00000001")
-    good = {"video_id": "00000001", "question_id": 10, "type": '["Audio", "Counting"]',
-            "question_content": "Is there a <Object> sound?", "templ_values": '["cello"]',
-            "question_deleted": 0, "anser": "yes"}  # fmt: skip
+    good = {
+        "video_id": "00000001",
+        "question_id": 10,
+        "type": '["Audio", "Counting"]',
+        "question_content": "Is there a <Object> sound?",
+        "templ_values": '["cello"]',
+        "question_deleted": 0,
+        "anser": "yes",
+    }
     bad = [
         {**good, "question_id": 11, "question_content": "Is it loud?"},
         {**good, "question_id": 12, "templ_values": '["kazoo"]'},
@@ -152,9 +168,12 @@ def test_records_that_do_not_fit_are_reported_not_dropped(catalogue):
     report = importing.dataset_import([good, *bad])
     assert report.imported == 1 and report.refused_count == len(bad)
     assert set(report.refused) == {
-        "template not in the catalogue", "slot values or answer outside the catalogue",
-        "no such video", "malformed record", "deleted in the source",
-    }  # fmt: skip
+        "template not in the catalogue",
+        "slot values or answer outside the catalogue",
+        "no such video",
+        "malformed record",
+        "deleted in the source",
+    }
     assert Question.objects.count() == 1
 
 
@@ -181,12 +200,22 @@ def test_videos_come_from_the_folder_and_an_interrupted_import_leaves_nothing(
 
     folder = tmp_path / "videos"
     render_scene(Scene.random(1, duration_seconds=3.0), folder / "00000042.mp4", fps=4)
-    record = {"video_id": "00000042", "question_id": 42, "type": '["Audio", "Counting"]',
-              "question_content": "Is there a <Object> sound?", "templ_values": '["cello"]',
-              "question_deleted": 0, "anser": "yes"}  # fmt: skip
-    second = {**record, "question_id": 43, "question_content":
-              "How many musical instruments were heard throughout the video?",
-              "templ_values": "[]", "anser": "two"}  # fmt: skip
+    record = {
+        "video_id": "00000042",
+        "question_id": 42,
+        "type": '["Audio", "Counting"]',
+        "question_content": "Is there a <Object> sound?",
+        "templ_values": '["cello"]',
+        "question_deleted": 0,
+        "anser": "yes",
+    }
+    second = {
+        **record,
+        "question_id": 43,
+        "question_content": "How many musical instruments were heard throughout the video?",
+        "templ_values": "[]",
+        "anser": "two",
+    }
 
     calls = {"n": 0}
     real = importing._import_one
@@ -216,16 +245,20 @@ def test_the_admin_exports_a_zip(accepted, client, django_user_model):
     response = client.get(reverse("admin:annotator_question_export"))
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert sorted(archive.namelist()) == [
-        "avqa-test.json", "avqa-train.json", "avqa-val.json", "manifest.json", "provenance.json",
-    ]  # fmt: skip
+        "avqa-test.json",
+        "avqa-train.json",
+        "avqa-val.json",
+        "manifest.json",
+        "provenance.json",
+    ]
     total = sum(len(json.loads(archive.read(f"avqa-{s}.json"))) for s in ("train", "val", "test"))
     assert total == 6
 
 
 @pytest.mark.parametrize(
-    "video_id", ["../outside", "/abs/outside", "..\\outside", "out\x00side", "..%2Foutside",
-                 "outside\n", ""],
-)  # fmt: skip
+    "video_id",
+    ["../outside", "/abs/outside", "..\\outside", "out\x00side", "..%2Foutside", "outside\n", ""],
+)
 def test_a_video_id_cannot_reach_a_file_outside_the_videos_folder(
     catalogue, tmp_path, settings, video_id
 ):
@@ -234,9 +267,15 @@ def test_a_video_id_cannot_reach_a_file_outside_the_videos_folder(
     folder = tmp_path / "videos"
     folder.mkdir()
     outside = render_scene(Scene.random(1, duration_seconds=3.0), tmp_path / "outside.mp4", fps=4)
-    record = {"video_id": video_id, "question_id": 42, "type": '["Audio", "Counting"]',
-              "question_content": "Is there a <Object> sound?", "templ_values": '["cello"]',
-              "question_deleted": 0, "anser": "yes"}  # fmt: skip
+    record = {
+        "video_id": video_id,
+        "question_id": 42,
+        "type": '["Audio", "Counting"]',
+        "question_content": "Is there a <Object> sound?",
+        "templ_values": '["cello"]',
+        "question_deleted": 0,
+        "anser": "yes",
+    }
     report = importing.dataset_import([record], videos_dir=folder)
     assert report.refused == {"video id is not a slug": [f"record 42: {video_id!r}"]}
     assert not Video.objects.exists() and not Question.objects.exists()

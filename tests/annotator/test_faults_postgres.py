@@ -95,8 +95,12 @@ def test_a_new_question_loses_its_connection(monkeypatch, make_annotator, video)
     alice = make_annotator("alice")
     template = QuestionTemplate.objects.get(pk=1)
     session = watched(alice, video)
-    body = {"video": video.pk, "template": template.pk, "slot_values": legal_slots(template),
-            "watch_session": session.pk}  # fmt: skip
+    body = {
+        "video": video.pk,
+        "template": template.pk,
+        "slot_values": legal_slots(template),
+        "watch_session": session.pk,
+    }
     client = _client(alice)
     before = snapshot()
     # Killed after the watch session is consumed, before the question is inserted.

@@ -38,8 +38,9 @@ def test_gold_is_offered_first_and_looks_like_any_question(gold, make_annotator)
     assert selectors.next_question_to_answer(dave) == question
     assert selectors.question_get_for_vote(dave, question.pk) == question
     # Once answered, dave's share of gold checks is met: the open question comes next.
-    services.vote_cast(annotator=dave, question=question,
-                       watch_session=watched(dave, question.video), answer="no")  # fmt: skip
+    services.vote_cast(
+        annotator=dave, question=question, watch_session=watched(dave, question.video), answer="no"
+    )
     assert selectors.next_question_to_answer(dave) == open_one
 
 
@@ -69,8 +70,9 @@ def test_annotators_under_the_bar_are_offered_nothing(gold, make_annotator, sett
     question, dave, _ = gold
     settings.GOLD_MIN_ACCURACY, settings.GOLD_MIN_CHECKS = 0.8, 1
     ask(make_annotator("frank"), video_make(), template_id=2)
-    services.vote_cast(annotator=dave, question=question,
-                       watch_session=watched(dave, question.video), answer="no")  # fmt: skip
+    services.vote_cast(
+        annotator=dave, question=question, watch_session=watched(dave, question.video), answer="no"
+    )
     assert selectors.below_gold_bar(dave)
     assert selectors.next_question_to_answer(dave) is None
     assert selectors.next_video_to_ask(dave) is None

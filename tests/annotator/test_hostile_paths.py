@@ -95,9 +95,10 @@ def test_an_uploaded_checkpoints_name_is_not_used_as_a_path(worker_api, settings
         b'filename="../../../evil.pt"\r\n\r\nweights\r\n--b--\r\n'
     )
     response = worker_api.post(
-        reverse("api-worker-run-finish", args=[run.pk]), body,
+        reverse("api-worker-run-finish", args=[run.pk]),
+        body,
         content_type="multipart/form-data; boundary=b",
-    )  # fmt: skip
+    )
     assert response.status_code == 201, response.content
     version = ModelVersion.objects.get()
     assert version.checkpoint.name == "models/avst-v1.pt"

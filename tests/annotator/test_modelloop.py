@@ -218,8 +218,12 @@ class TestPredictions:
     def test_predictions_are_stored_once(self, accept):
         question = accept(1)[0]
         version, _ = finish(claimed_run())
-        item = {"question_id": question.pk, "answer": "no", "confidence": 0.9,
-                "top3": [{"answer": "no", "confidence": 0.9}]}  # fmt: skip
+        item = {
+            "question_id": question.pk,
+            "answer": "no",
+            "confidence": 0.9,
+            "top3": [{"answer": "no", "confidence": 0.9}],
+        }
         assert modelloop.predictions_store(version, [item]) == {"stored": 1, "unchanged": 0}
         changed = {**item, "answer": "yes"}
         assert modelloop.predictions_store(version, [changed]) == {"stored": 0, "unchanged": 1}

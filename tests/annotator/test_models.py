@@ -28,28 +28,56 @@ def test_q2_a_second_live_question_on_a_template_is_rejected(annotator, other_an
     ask(annotator, video, template_id=1)
     template = QuestionTemplate.objects.get(pk=1)
     for status in (QuestionStatus.OPEN, QuestionStatus.DISPUTED):
-        rejected(model=Question, video=video, template=template, author=other_annotator,
-                 slot_values=["cello"], status=status)  # fmt: skip
+        rejected(
+            model=Question,
+            video=video,
+            template=template,
+            author=other_annotator,
+            slot_values=["cello"],
+            status=status,
+        )
     Question.objects.create(
-        video=video, template=template, author=other_annotator, slot_values=["cello"],
+        video=video,
+        template=template,
+        author=other_annotator,
+        slot_values=["cello"],
         status=QuestionStatus.INVALID,
-    )  # fmt: skip
+    )
 
 
 def test_q1_an_author_reusing_a_template_is_rejected_even_if_invalid(annotator, video):
     question = ask(annotator, video, template_id=1)
     Question.objects.filter(pk=question.pk).update(status=QuestionStatus.INVALID)
-    rejected(model=Question, video=video, template=question.template, author=annotator,
-             slot_values=["cello"], status=QuestionStatus.INVALID)  # fmt: skip
+    rejected(
+        model=Question,
+        video=video,
+        template=question.template,
+        author=annotator,
+        slot_values=["cello"],
+        status=QuestionStatus.INVALID,
+    )
 
 
 def test_accepted_answer_exactly_when_accepted(annotator, video):
     yes = Answer.objects.get(text="yes")
     template = QuestionTemplate.objects.get(pk=1)
-    rejected(model=Question, video=video, template=template, author=annotator,
-             slot_values=["cello"], status=QuestionStatus.ACCEPTED)  # fmt: skip
-    rejected(model=Question, video=video, template=template, author=annotator,
-             slot_values=["cello"], status=QuestionStatus.OPEN, accepted_answer=yes)  # fmt: skip
+    rejected(
+        model=Question,
+        video=video,
+        template=template,
+        author=annotator,
+        slot_values=["cello"],
+        status=QuestionStatus.ACCEPTED,
+    )
+    rejected(
+        model=Question,
+        video=video,
+        template=template,
+        author=annotator,
+        slot_values=["cello"],
+        status=QuestionStatus.OPEN,
+        accepted_answer=yes,
+    )
 
 
 def test_a2_one_vote_per_annotator_and_a1_answer_xor_invalid(annotator, other_annotator, video):

@@ -31,8 +31,12 @@ def open_question(annotator) -> Question:
 
 
 def prediction(question: Question) -> dict:
-    return {"question_id": question.pk, "answer": "two", "confidence": 0.6,
-            "top3": [{"answer": "two", "confidence": 0.6}]}  # fmt: skip
+    return {
+        "question_id": question.pk,
+        "answer": "two",
+        "confidence": 0.6,
+        "top3": [{"answer": "two", "confidence": 0.6}],
+    }
 
 
 def test_an_open_question_without_a_suggestion_gets_a_predict_task_once(
@@ -89,8 +93,11 @@ def test_the_worker_api_hands_out_the_questions_and_the_checkpoint(version, open
     assert records[0]["anser"] is None
     checkpoint = client.get(reverse("api-worker-checkpoint", args=[version.pk]))
     assert checkpoint.status_code == 200 and b"".join(checkpoint.streaming_content) == b"weights"
-    client.post(reverse("api-worker-predictions", args=[version.pk]),
-                {"predictions": [prediction(open_question)]}, format="json")  # fmt: skip
+    client.post(
+        reverse("api-worker-predictions", args=[version.pk]),
+        {"predictions": [prediction(open_question)]},
+        format="json",
+    )
     assert Prediction.objects.filter(version=version).count() == 1
     assert client.get(url).json()["records"] == []
     done = client.post(reverse("api-worker-predictions-done", args=[version.pk])).json()

@@ -36,8 +36,11 @@ def test_a_new_annotator_qualifies_on_gold_before_their_answers_count(golds, mak
     dave = make_annotator("dave")
     standing = qualification_of(dave)
     assert (standing.state, standing.done, standing.required, standing.pass_mark) == (
-        "qualifying", 0, 3, 2,
-    )  # fmt: skip
+        "qualifying",
+        0,
+        3,
+        2,
+    )
     # Only gold is offered, and an ordinary vote is refused (its answer would count).
     assert selectors.next_question_to_answer(dave) == gold[0]
     with pytest.raises(errors.NotQualified, match="0 of its 3 questions answered"):

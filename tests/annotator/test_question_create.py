@@ -17,8 +17,11 @@ def test_a_question_is_created_open_with_its_text_and_audit_entry(annotator, vid
     assert question.text == "Is the cello on the left louder than the violin on the right?"
     entry = StatusChange.objects.get(question=question)
     assert (entry.from_status, entry.to_status, entry.cause, entry.actor) == (
-        "", "open", "created", annotator,
-    )  # fmt: skip
+        "",
+        "open",
+        "created",
+        annotator,
+    )
 
 
 def test_q1_an_annotator_uses_a_template_on_a_video_once(annotator, video):

@@ -38,8 +38,12 @@ def test_a_reviewer_accepts_a_disputed_question(reviewer, disputed):
     assert (question.status, question.accepted_answer.text) == ("accepted", "two")
     entry = StatusChange.objects.filter(question=question).last()
     assert (entry.from_status, entry.to_status, entry.cause, entry.actor, entry.note) == (
-        "disputed", "accepted", "review", reviewer, "two players visible",
-    )  # fmt: skip
+        "disputed",
+        "accepted",
+        "review",
+        reviewer,
+        "two players visible",
+    )
 
 
 def test_a_reviewer_overrides_an_accepted_answer(reviewer, annotator, video, voters):

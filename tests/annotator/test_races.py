@@ -49,9 +49,12 @@ def create_call(annotator, video, template_id, session):
     template = QuestionTemplate.objects.get(pk=template_id)
     slots = legal_slots(template)
     return lambda: services.question_create(
-        annotator=annotator, video=video, template=template, slot_values=slots,
+        annotator=annotator,
+        video=video,
+        template=template,
+        slot_values=slots,
         watch_session=session,
-    )  # fmt: skip
+    )
 
 
 def vote_call(annotator, question, answer, session):

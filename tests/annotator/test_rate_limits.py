@@ -100,9 +100,10 @@ class TestLoginPage:
                 reverse("login"), {"username": f"guess{n}", "password": "wrong"}
             )
         proxied = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=ELSEWHERE)
-        assert proxied.post(
-            reverse("login"), {"username": "alice", "password": PASSWORD}
-        ).status_code == 302  # fmt: skip
+        assert (
+            proxied.post(reverse("login"), {"username": "alice", "password": PASSWORD}).status_code
+            == 302
+        )
 
 
 class TestTokenEndpoint:

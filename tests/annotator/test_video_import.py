@@ -35,10 +35,11 @@ def clips(tmp_path_factory):
     """A 130-s and a 45-s H.264/AAC MP4, rendered once."""
     folder = tmp_path_factory.mktemp("sources")
     return {
-        "long": render_scene(Scene.random(1, duration_seconds=130.0), folder / "concert.mp4",
-                             fps=4),
+        "long": render_scene(
+            Scene.random(1, duration_seconds=130.0), folder / "concert.mp4", fps=4
+        ),
         "short": render_scene(Scene.random(2, duration_seconds=45.0), folder / "duet.mp4", fps=4),
-    }  # fmt: skip
+    }
 
 
 def write_mkv(path, seconds: float, *, audio: bool = True):
@@ -116,15 +117,19 @@ class TestRefusals:
     @pytest.mark.parametrize(
         ("make", "message"),
         [
-            (lambda d: d.joinpath("notes.mp4").write_text("not a video") and d / "notes.mp4",
-             "notes.mp4: not a readable media file"),
+            (
+                lambda d: d.joinpath("notes.mp4").write_text("not a video") and d / "notes.mp4",
+                "notes.mp4: not a readable media file",
+            ),
             (lambda d: write_mkv(d / "mute.mkv", 50, audio=False), "mute.mkv: has no audio stream"),
-            (lambda d: write_mkv(d / "brief.mkv", 12),
-             "brief.mkv: 12.0 s is shorter than the 40 s"),
+            (
+                lambda d: write_mkv(d / "brief.mkv", 12),
+                "brief.mkv: 12.0 s is shorter than the 40 s",
+            ),
             (lambda d: d / "missing.mp4", "missing.mp4: no such file"),
         ],
         ids=["not a video", "no audio", "too short", "missing"],
-    )  # fmt: skip
+    )
     def test_it_names_the_file_and_writes_nothing(
         self, catalogue, tmp_path, settings, make, message
     ):
@@ -269,8 +274,13 @@ class TestCommandAndAdmin:
         video = Video.objects.get()
         url = reverse("admin:annotator_video_change", args=[video.pk])
         form = admin_client.get(url).context["adminform"].form
-        data = {**form.initial, "instruments": "cello, piano", "ensemble": "ensemble",
-                "source_url": "https://example.org/duet", "file": ""}  # fmt: skip
+        data = {
+            **form.initial,
+            "instruments": "cello, piano",
+            "ensemble": "ensemble",
+            "source_url": "https://example.org/duet",
+            "file": "",
+        }
         data = {key: value for key, value in data.items() if value is not None}
         admin_client.post(url, data)
         video.refresh_from_db()
@@ -495,18 +505,28 @@ class TestAdminUpload:
         self, catalogue, clips, admin_client, settings, upload_folder, tmp_path
     ):
         # Django's test client strips paths from file names, so the body is written by hand.
-        hostile = ["../../../../evil.mp4", "/etc/evil.mp4", "..\\..\\evil.mp4", "..%2fevil.mp4",
-                   "evil\x00.mp4", "&#46;&#46;/evil.mp4"]  # fmt: skip
+        hostile = [
+            "../../../../evil.mp4",
+            "/etc/evil.mp4",
+            "..\\..\\evil.mp4",
+            "..%2fevil.mp4",
+            "evil\x00.mp4",
+            "&#46;&#46;/evil.mp4",
+        ]
         for index, name in enumerate(hostile):
             data = clips["short"].read_bytes() + bytes([index])  # not a duplicate of the last
             body = (
                 b'--b\r\nContent-Disposition: form-data; name="files"; filename="'
-                + name.encode() + b'"\r\nContent-Type: video/mp4\r\n\r\n' + data + b"\r\n--b--\r\n"
-            )  # fmt: skip
+                + name.encode()
+                + b'"\r\nContent-Type: video/mp4\r\n\r\n'
+                + data
+                + b"\r\n--b--\r\n"
+            )
             response = admin_client.post(
-                reverse("admin:annotator_video_upload"), body,
+                reverse("admin:annotator_video_upload"),
+                body,
                 content_type="multipart/form-data; boundary=b",
-            )  # fmt: skip
+            )
             assert response.status_code == 302
             assert "evil.mp4 as 1 clip(s)" in run_queued_imports()[-1], name
         for video in Video.objects.all():

@@ -43,8 +43,11 @@ def test_a3_two_matching_votes_accept_the_answer(question, voters):
     assert question.decided_at is not None
     entry = StatusChange.objects.filter(question=question).last()
     assert (entry.from_status, entry.to_status, entry.accepted_answer.text, entry.cause) == (
-        "open", "accepted", "yes", "votes",
-    )  # fmt: skip
+        "open",
+        "accepted",
+        "yes",
+        "votes",
+    )
     assert entry.actor == voters[1]
 
 

@@ -33,8 +33,11 @@ def load(tmp_path, **variables: str) -> dict:
     environment.update(variables)
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup();" + PROBE],
-        cwd=ROOT, env=environment, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode:
         raise AssertionError(result.stderr)
     return json.loads(result.stdout)

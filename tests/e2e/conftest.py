@@ -16,9 +16,13 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--autoplay-policy=no-user-gesture-required",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +61,11 @@ def clip_path(tmp_path_factory):
     """A 45-s synthetic performance (long enough for the 30-s gate), rendered once."""
     from qa_model.synthetic import Scene, render_scene
 
-    return render_scene(Scene.random(11, duration_seconds=45.0),
-                        tmp_path_factory.mktemp("clips") / "performance.mp4", fps=6)  # fmt: skip
+    return render_scene(
+        Scene.random(11, duration_seconds=45.0),
+        tmp_path_factory.mktemp("clips") / "performance.mp4",
+        fps=6,
+    )
 
 
 @pytest.fixture

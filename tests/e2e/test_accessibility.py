@@ -16,8 +16,15 @@ AXE = Path(os.environ.get("AXE_CORE", "var/npm/node_modules/axe-core/axe.min.js"
 RESULTS = Path(os.environ.get("AXE_RESULTS", "var/axe-results.json"))
 
 ANNOTATOR_PAGES = ["/", "/ask/", "/answer/", "/guidelines/"]
-REVIEWER_PAGES = ["/", "/review/", "/review/queue/suggestions/", "/review/queue/blind/",
-                  "/review/model/", "/review/dashboard/", "/guidelines/"]  # fmt: skip
+REVIEWER_PAGES = [
+    "/",
+    "/review/",
+    "/review/queue/suggestions/",
+    "/review/queue/blind/",
+    "/review/model/",
+    "/review/dashboard/",
+    "/guidelines/",
+]
 
 
 @pytest.fixture(scope="module")

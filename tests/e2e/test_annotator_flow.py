@@ -21,8 +21,10 @@ def video(catalogue, clip_path):
 
 @pytest.fixture
 def people(catalogue):
-    return {name: accounts.annotator_create(username=name, password=PASSWORD)
-            for name in ("asker", "voter1", "voter2")}  # fmt: skip
+    return {
+        name: accounts.annotator_create(username=name, password=PASSWORD)
+        for name in ("asker", "voter1", "voter2")
+    }
 
 
 def signed_in(chromium, live_server, username: str) -> Page:

@@ -13,9 +13,20 @@ from tests.annotator.views.test_review import version_make
 pytestmark = pytest.mark.django_db(transaction=True)
 
 COLUMNS = [
-    "A-Count", "A-Comp", "A avg", "V-Count", "V-Loc", "V avg", "AV-Ext", "AV-Loc", "AV-Count",
-    "AV-Comp", "AV-Temp", "AV avg", "All",
-]  # fmt: skip
+    "A-Count",
+    "A-Comp",
+    "A avg",
+    "V-Count",
+    "V-Loc",
+    "V avg",
+    "AV-Ext",
+    "AV-Loc",
+    "AV-Count",
+    "AV-Comp",
+    "AV-Temp",
+    "AV avg",
+    "All",
+]
 
 OVERFLOW = """() => {
   const page = document.documentElement.scrollWidth - window.innerWidth;

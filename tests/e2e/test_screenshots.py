@@ -25,8 +25,21 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "a-long-test-password"
 OUT = Path(os.environ.get("AVQA_SCREENSHOTS", "var/screenshots"))
-COLUMNS = ["A-Count", "A-Comp", "A avg", "V-Count", "V-Loc", "V avg", "AV-Ext", "AV-Loc",
-           "AV-Count", "AV-Comp", "AV-Temp", "AV avg", "All"]  # fmt: skip
+COLUMNS = [
+    "A-Count",
+    "A-Comp",
+    "A avg",
+    "V-Count",
+    "V-Loc",
+    "V avg",
+    "AV-Ext",
+    "AV-Loc",
+    "AV-Count",
+    "AV-Comp",
+    "AV-Temp",
+    "AV avg",
+    "All",
+]
 
 
 def _map(row: int, column: int) -> list[list[float]]:
@@ -55,8 +68,13 @@ def world(catalogue, clip_path, settings):
         accepted.append(question)
     Question.objects.filter(pk=accepted[0].pk).update(blind_score=0.93, blind_answer="yes")
     open_one = ask(people["voter1"], video, template_id=14, slot_values=["leftest"])
-    columns = dict(zip(COLUMNS, [0.58, 0.51, 0.55, 0.63, 0.62, 0.63, 0.59, 0.38, 0.61, 0.5,
-                                 0.36, 0.5, 0.52], strict=True))  # fmt: skip
+    columns = dict(
+        zip(
+            COLUMNS,
+            [0.58, 0.51, 0.55, 0.63, 0.62, 0.63, 0.59, 0.38, 0.61, 0.5, 0.36, 0.5, 0.52],
+            strict=True,
+        )
+    )
     baseline = {name: value * 0.7 for name, value in columns.items()}
     version = version_make({"columns": columns}, {"question_only": {"columns": baseline}})
     for question, answer, confidence in ((open_one, "piano", 0.71), (accepted[1], "yes", 0.88)):
@@ -66,12 +84,15 @@ def world(catalogue, clip_path, settings):
             for other, share in zip(others, (0.7, 0.2), strict=False)
         ]
         Prediction.objects.create(
-            version=version, question=question, answer=answer, confidence=confidence,
+            version=version,
+            question=question,
+            answer=answer,
+            confidence=confidence,
             top3=top3,
             audio_weights=[0.04, 0.06, 0.1, 0.3, 0.2, 0.1, 0.08, 0.05, 0.04, 0.03],
             visual_weights=[0.03, 0.05, 0.12, 0.35, 0.18, 0.1, 0.07, 0.05, 0.03, 0.02],
             spatial_maps={"segments": [2, 3, 4], "maps": [_map(7, 3), _map(7, 4), _map(6, 3)]},
-        )  # fmt: skip
+        )
     accounts.reviewer_create(username="reviewer", password=PASSWORD)
     return {"open": open_one}
 

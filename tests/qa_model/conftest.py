@@ -47,9 +47,27 @@ def tiny_set(tmp_path):
     tiny_features(tmp_path / "features", ids)
     raw = []
     for index, video_id in enumerate(ids):
-        raw.append(record(video_id, index * 10, "Is there a <Object> sound?", ["cello"],
-                          "yes" if index % 2 else "no", "Audio", "Counting"))  # fmt: skip
-        raw.append(record(video_id, index * 10 + 1, "Where is the performance?", [],
-                          "indoor" if index % 3 else "outdoor", "Visual", "Location"))  # fmt: skip
+        raw.append(
+            record(
+                video_id,
+                index * 10,
+                "Is there a <Object> sound?",
+                ["cello"],
+                "yes" if index % 2 else "no",
+                "Audio",
+                "Counting",
+            )
+        )
+        raw.append(
+            record(
+                video_id,
+                index * 10 + 1,
+                "Where is the performance?",
+                [],
+                "indoor" if index % 3 else "outdoor",
+                "Visual",
+                "Location",
+            )
+        )
     records = parse_records(raw)
     return records[:16], records[16:], tmp_path / "features"

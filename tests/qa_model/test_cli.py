@@ -13,9 +13,12 @@ from tests.processes import ROOT
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "qa_model", *args], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "qa_model", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=600,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,28 +38,69 @@ def workspace(tmp_path_factory):
 def test_train_evaluate_and_predict_end_to_end(workspace, tmp_path):
     records = workspace / "set" / "avqa-train.json"
     trained = run(
-        "train", "--train", str(records), "--val", str(records), "--features",
-        str(workspace / "features"), "--out", str(tmp_path / "model.pt"), "--epochs", "1",
-        "--grounding-epochs", "1", "--batch-size", "16",
-    )  # fmt: skip
+        "train",
+        "--train",
+        str(records),
+        "--val",
+        str(records),
+        "--features",
+        str(workspace / "features"),
+        "--out",
+        str(tmp_path / "model.pt"),
+        "--epochs",
+        "1",
+        "--grounding-epochs",
+        "1",
+        "--batch-size",
+        "16",
+    )
     assert trained.returncode == 0, trained.stderr
     assert "saved" in trained.stdout and (tmp_path / "model.pt").exists()
 
     evaluated = run(
-        "evaluate", "--checkpoint", str(tmp_path / "model.pt"), "--records", str(records),
-        "--features", str(workspace / "features"), "--json", str(tmp_path / "table.json"),
-    )  # fmt: skip
+        "evaluate",
+        "--checkpoint",
+        str(tmp_path / "model.pt"),
+        "--records",
+        str(records),
+        "--features",
+        str(workspace / "features"),
+        "--json",
+        str(tmp_path / "table.json"),
+    )
     assert evaluated.returncode == 0, evaluated.stderr
     header = evaluated.stdout.splitlines()[0].split()
-    assert header[1:] == ["A-Count", "A-Comp", "A", "avg", "V-Count", "V-Loc", "V", "avg",
-                          "AV-Ext", "AV-Loc", "AV-Count", "AV-Comp", "AV-Temp", "AV", "avg",
-                          "All"]  # fmt: skip
+    assert header[1:] == [
+        "A-Count",
+        "A-Comp",
+        "A",
+        "avg",
+        "V-Count",
+        "V-Loc",
+        "V",
+        "avg",
+        "AV-Ext",
+        "AV-Loc",
+        "AV-Count",
+        "AV-Comp",
+        "AV-Temp",
+        "AV",
+        "avg",
+        "All",
+    ]
     assert "All" in json.loads((tmp_path / "table.json").read_text())["columns"]
 
     predicted = run(
-        "predict", "--checkpoint", str(tmp_path / "model.pt"), "--records", str(records),
-        "--features", str(workspace / "features"), "--out", str(tmp_path / "predictions.json"),
-    )  # fmt: skip
+        "predict",
+        "--checkpoint",
+        str(tmp_path / "model.pt"),
+        "--records",
+        str(records),
+        "--features",
+        str(workspace / "features"),
+        "--out",
+        str(tmp_path / "predictions.json"),
+    )
     assert predicted.returncode == 0, predicted.stderr
     predictions = json.loads((tmp_path / "predictions.json").read_text())
     assert len(predictions) == len(json.loads(records.read_text()))
@@ -89,9 +133,14 @@ def test_a_record_whose_video_has_no_features_is_refused(workspace, tmp_path):
     records[0]["video_id"] = "never-extracted"
     (tmp_path / "records.json").write_text(json.dumps(records))
     result = run(
-        "train", "--train", str(tmp_path / "records.json"), "--features",
-        str(workspace / "features"), "--out", str(tmp_path / "model.pt"),
-    )  # fmt: skip
+        "train",
+        "--train",
+        str(tmp_path / "records.json"),
+        "--features",
+        str(workspace / "features"),
+        "--out",
+        str(tmp_path / "model.pt"),
+    )
     assert result.returncode == 2
     assert "1 video(s) have no features" in result.stderr and "never-extracted" in result.stderr
     assert not (tmp_path / "model.pt").exists()
@@ -102,15 +151,25 @@ def test_an_unknown_template_is_refused(workspace, tmp_path):
     records[0]["question_content"] = "Is this a trick question?"
     (tmp_path / "records.json").write_text(json.dumps(records))
     result = run(
-        "evaluate", "--checkpoint", str(tmp_path / "model.pt"), "--records",
-        str(tmp_path / "records.json"), "--features", str(workspace / "features"),
-    )  # fmt: skip
+        "evaluate",
+        "--checkpoint",
+        str(tmp_path / "model.pt"),
+        "--records",
+        str(tmp_path / "records.json"),
+        "--features",
+        str(workspace / "features"),
+    )
     assert result.returncode == 2
     assert "no such checkpoint" in result.stderr
     result = run(
-        "train", "--train", str(tmp_path / "records.json"), "--features",
-        str(workspace / "features"), "--out", str(tmp_path / "model.pt"),
-    )  # fmt: skip
+        "train",
+        "--train",
+        str(tmp_path / "records.json"),
+        "--features",
+        str(workspace / "features"),
+        "--out",
+        str(tmp_path / "model.pt"),
+    )
     assert result.returncode == 2
     assert "1 record(s) use a template outside the catalogue" in result.stderr
 

@@ -89,9 +89,10 @@ def test_weights_load_from_the_files_the_operator_names(tmp_path, clip, caplog):
     torch.save(vggish.state_dict(), tmp_path / "vggish.pth")
     with caplog.at_level(logging.WARNING):
         loaded = FeatureExtractor(
-            visual_weights=tmp_path / "resnet18.pth", audio_weights=tmp_path / "vggish.pth",
+            visual_weights=tmp_path / "resnet18.pth",
+            audio_weights=tmp_path / "vggish.pth",
             device="cpu",
-        )  # fmt: skip
+        )
     assert "random initialisation" not in caplog.text
     assert torch.equal(loaded.visual_net[0].weight, resnet.conv1.weight)
     assert torch.equal(loaded.audio_net.embeddings[4].weight, vggish.embeddings[4].weight)
@@ -164,9 +165,12 @@ def test_decoding_in_threads_writes_the_same_features_and_keeps_failures(extract
     done = []
     serial = extractor.extract(clips, tmp_path / "one", batch_videos=2)
     threaded = extractor.extract(
-        clips, tmp_path / "two", batch_videos=2, decode_workers=3,
+        clips,
+        tmp_path / "two",
+        batch_videos=2,
+        decode_workers=3,
         on_done=lambda video_id, path, error: done.append((video_id, error is None)),
-    )  # fmt: skip
+    )
     assert set(serial) == set(threaded) == {"broken"}
     assert sorted(done) == [("broken", False), ("perf0", True), ("perf1", True), ("perf2", True)]
     for index in range(3):

@@ -51,8 +51,14 @@ class FakePlatform:
 def platform(tiny_set, tmp_path):
     train_records, val_records, features = tiny_set
     config = TrainConfig(epochs=1, grounding_epochs=1, batch_size=8, seed=1)
-    result = train(train_records, val_records, FeatureStore(features), variant="avst",
-                   config=config, model_overrides=TINY)  # fmt: skip
+    result = train(
+        train_records,
+        val_records,
+        FeatureStore(features),
+        variant="avst",
+        config=config,
+        model_overrides=TINY,
+    )
     checkpoint = save_checkpoint(tmp_path / "v1.pt", result.model, result.vocabulary)
     return FakePlatform(val_records, checkpoint)
 
@@ -65,8 +71,12 @@ def worker_config(tiny_set, tmp_path) -> WorkerConfig:
 def test_open_questions_get_admissible_suggestions_once(platform, tiny_set, tmp_path):
     config = worker_config(tiny_set, tmp_path)
     outcome = predict_job(platform, config, 1)
-    assert outcome == {"version": 1, "stored": len(platform.open_records), "unchanged": 0,
-                       "remaining": 0}  # fmt: skip
+    assert outcome == {
+        "version": 1,
+        "stored": len(platform.open_records),
+        "unchanged": 0,
+        "remaining": 0,
+    }
     assert platform.done_calls == 1
     for record in platform.open_records:
         item = platform.stored[record.question_id]

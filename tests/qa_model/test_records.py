@@ -23,8 +23,21 @@ def test_the_tokenizer_substitutes_slots_and_drops_the_question_mark():
         "Is the <Object> on the <LR> louder than the <Object> on the <LR>?",
         ["acoustic_guitar", "left", "cello", "right"],
     )
-    assert tokens == ["Is", "the", "acoustic_guitar", "on", "the", "left", "louder", "than",
-                      "the", "cello", "on", "the", "right"]  # fmt: skip
+    assert tokens == [
+        "Is",
+        "the",
+        "acoustic_guitar",
+        "on",
+        "the",
+        "left",
+        "louder",
+        "than",
+        "the",
+        "cello",
+        "on",
+        "the",
+        "right",
+    ]
     assert question_tokens("How many sounding <Object> in the video？", ["piano"])[-1] == "video"
     assert question_tokens("Are there <Object> and <Object> sound? ", ["a", "b"])[-1] == "sound"
 

@@ -115,8 +115,15 @@ def test_records_have_the_dataset_format():
     ]
     assert len({r["question_id"] for r in records}) == len(records)
     for record in records:
-        assert set(record) == {"video_id", "question_id", "type", "question_content",
-                               "templ_values", "question_deleted", "anser"}  # fmt: skip
+        assert set(record) == {
+            "video_id",
+            "question_id",
+            "type",
+            "question_content",
+            "templ_values",
+            "question_deleted",
+            "anser",
+        }
         spec = catalogue.TEMPLATES_BY_TEXT[record["question_content"]]
         assert json.loads(record["type"]) == [spec.modality, spec.question_type]
         values = json.loads(record["templ_values"])
@@ -201,8 +208,10 @@ def test_splits_are_by_video_and_deterministic():
 def test_synthesize_writes_videos_records_and_ground_truth(tmp_path):
     counts = synthesize(tmp_path, videos=3, seed=5, duration_seconds=4.0, fps=4)
     assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == [
-        "syn00500000.mp4", "syn00500001.mp4", "syn00500002.mp4",
-    ]  # fmt: skip
+        "syn00500000.mp4",
+        "syn00500001.mp4",
+        "syn00500002.mp4",
+    ]
     written = {s: json.loads((tmp_path / f"avqa-{s}.json").read_text()) for s in counts}
     assert {s: len(r) for s, r in written.items()} == counts
     by_video = {r["video_id"]: split for split, records in written.items() for r in records}
@@ -214,9 +223,14 @@ def test_rendering_in_several_processes_gives_the_same_set(tmp_path):
     serial = synthesize(tmp_path / "one", videos=4, seed=6, duration_seconds=3.0, fps=4)
     done = []
     parallel = synthesize(
-        tmp_path / "two", videos=4, seed=6, duration_seconds=3.0, fps=4, workers=2,
+        tmp_path / "two",
+        videos=4,
+        seed=6,
+        duration_seconds=3.0,
+        fps=4,
+        workers=2,
         on_video=done.append,
-    )  # fmt: skip
+    )
     assert parallel == serial and sorted(done) == [f"syn00600{i:03d}" for i in range(4)]
     for name in ("avqa-train.json", "avqa-val.json", "avqa-test.json", "scenes.json"):
         assert (tmp_path / "one" / name).read_text() == (tmp_path / "two" / name).read_text()

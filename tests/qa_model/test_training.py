@@ -24,11 +24,22 @@ FAST = TrainConfig(epochs=3, grounding_epochs=2, batch_size=8, learning_rate=1e-
 def test_avst_trains_in_two_stages_and_reports_progress(tiny_set):
     train_records, val_records, features = tiny_set
     seen = []
-    result = train(train_records, val_records, FeatureStore(features), variant="avst",
-                   config=FAST, model_overrides=TINY, on_progress=seen.append)  # fmt: skip
+    result = train(
+        train_records,
+        val_records,
+        FeatureStore(features),
+        variant="avst",
+        config=FAST,
+        model_overrides=TINY,
+        on_progress=seen.append,
+    )
     assert [(p.stage, p.epoch) for p in seen] == [
-        ("grounding", 1), ("grounding", 2), ("qa", 1), ("qa", 2), ("qa", 3),
-    ]  # fmt: skip
+        ("grounding", 1),
+        ("grounding", 2),
+        ("qa", 1),
+        ("qa", 2),
+        ("qa", 3),
+    ]
     assert all(p.val_accuracy is None for p in seen[:2])
     assert all(0 <= p.val_accuracy <= 1 for p in seen[2:])
     best = max(p.val_accuracy for p in seen[2:])
@@ -55,10 +66,16 @@ def test_without_validation_records_the_last_epoch_is_kept(tiny_set):
     train_records, _, features = tiny_set
     store = FeatureStore(features)
     runs = {
-        epochs: train(train_records, [], store, variant="av_q",
-                      config=replace(FAST, epochs=epochs), model_overrides=TINY)
+        epochs: train(
+            train_records,
+            [],
+            store,
+            variant="av_q",
+            config=replace(FAST, epochs=epochs),
+            model_overrides=TINY,
+        )
         for epochs in (1, 3)
-    }  # fmt: skip
+    }
     assert (runs[3].best_epoch, runs[3].best_val_accuracy) == (3, None)
     # Same seed: the 3-epoch run kept other weights than its first epoch's.
     first, last = (list(runs[n].model.parameters()) for n in (1, 3))
@@ -68,8 +85,15 @@ def test_without_validation_records_the_last_epoch_is_kept(tiny_set):
 def test_variants_without_spatial_grounding_skip_the_grounding_stage(tiny_set):
     train_records, val_records, features = tiny_set
     seen = []
-    train(train_records, val_records, FeatureStore(features), variant="question_only",
-          config=FAST, model_overrides=TINY, on_progress=seen.append)  # fmt: skip
+    train(
+        train_records,
+        val_records,
+        FeatureStore(features),
+        variant="question_only",
+        config=FAST,
+        model_overrides=TINY,
+        on_progress=seen.append,
+    )
     assert {p.stage for p in seen} == {"qa"}
 
 
@@ -243,8 +267,14 @@ def test_feature_statistics_are_those_of_the_training_videos(tiny_set):
 
 def test_the_statistics_travel_with_the_checkpoint(tiny_set, tmp_path):
     train_records, val_records, features = tiny_set
-    result = train(train_records, val_records, FeatureStore(features), variant="av_q",
-                   config=FAST, model_overrides=TINY)  # fmt: skip
+    result = train(
+        train_records,
+        val_records,
+        FeatureStore(features),
+        variant="av_q",
+        config=FAST,
+        model_overrides=TINY,
+    )
     assert not torch.equal(result.model.visual_mean.cpu(), torch.zeros(16))
     model, _, _ = load_checkpoint(
         save_checkpoint(tmp_path / "m.pt", result.model, result.vocabulary)

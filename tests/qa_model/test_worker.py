@@ -21,6 +21,7 @@ from annotator.models import (
     TrainingRun,
     Video,
 )
+from qa_model.contract import MESSAGE_MAX_CHARS
 from qa_model.synthetic import Scene, render_scene
 from qa_model.training import TrainConfig, load_checkpoint
 from qa_model.worker import ApiClient, WorkerConfig, extract_features_job, train_job
@@ -33,8 +34,11 @@ PASSWORD = "a-long-test-password"
 
 def video_ids_in(split: str, count: int) -> list[str]:
     """Ids of videos that the by-video split puts in `split` (the split is a hash of the id)."""
-    return list(itertools.islice((f"clip{n:04d}" for n in itertools.count()
-                                  if split_of(f"clip{n:04d}") == split), count))  # fmt: skip
+    return list(
+        itertools.islice(
+            (f"clip{n:04d}" for n in itertools.count() if split_of(f"clip{n:04d}") == split), count
+        )
+    )
 
 
 @pytest.fixture
@@ -45,8 +49,9 @@ def collection(catalogue, tmp_path):
     people = [accounts.annotator_create(username=n, password=PASSWORD) for n in "abc"]
     videos = []
     for number, avqa_id in enumerate(video_ids_in("train", 1) + video_ids_in("test", 1)):
-        clip = render_scene(Scene.random(number, duration_seconds=4.0),
-                            tmp_path / f"{avqa_id}.mp4", fps=4)  # fmt: skip
+        clip = render_scene(
+            Scene.random(number, duration_seconds=4.0), tmp_path / f"{avqa_id}.mp4", fps=4
+        )
         videos.append(services.video_create(avqa_id=avqa_id, source=clip))
     templates = [QuestionTemplate.objects.get(pk=pk) for pk in (1, 2, 3, 4, 5)]
     for video in videos:
@@ -92,6 +97,18 @@ def test_a_video_that_cannot_be_decoded_is_reported_failed(collection, worker, s
     assert extract_features_job(client, config, video.avqa_id) == "failed"
     video.refresh_from_db()
     assert video.feature_status == FeatureStatus.FAILED and video.feature_error
+
+
+def test_a_failed_extractions_long_message_is_shortened_and_stored(collection, worker):
+    """The web side refuses a report over the contract's length; the worker cuts it first, so a
+    long decoder message still marks the video failed instead of being lost in a 400."""
+    client, _ = worker()
+    video = collection[0]
+    assert client.claim_features(video.avqa_id)
+    client.report_features(video.avqa_id, ok=False, error="x" * (MESSAGE_MAX_CHARS + 500))
+    video.refresh_from_db()
+    assert video.feature_status == FeatureStatus.FAILED
+    assert len(video.feature_error) <= MESSAGE_MAX_CHARS
 
 
 def test_a_run_trains_records_a_version_and_posts_predictions(collection, worker, admin_user):

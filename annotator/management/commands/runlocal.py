@@ -100,9 +100,10 @@ class Command(BaseCommand):
             ],
         }
         gpu_env = {
-            key: value for key, value in os.environ.items()
+            key: value
+            for key, value in os.environ.items()
             if key not in ("DATABASE_URL", "DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FILE")
-        }  # fmt: skip
+        }
         gpu_env.update(AVQA_API_URL=f"http://{addr}", AVQA_API_TOKEN=model_worker_token())
         processes = {
             name: subprocess.Popen(command, env=gpu_env if name == "gpu-worker" else None)

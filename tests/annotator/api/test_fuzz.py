@@ -67,13 +67,36 @@ def test_the_api_never_answers_with_a_server_error(case, token):
 # covered without touching this file) as an annotator, as the gpu worker and as no one.
 
 HOSTILE_IDS = [
-    "0", "-1", "2147483648", "9223372036854775808", "9" * 40, "%00", "1%00",
-    "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "%C3%A9t%C3%A9", "%F0%9F%8E%BB", "null",
-]  # fmt: skip
+    "0",
+    "-1",
+    "2147483648",
+    "9223372036854775808",
+    "9" * 40,
+    "%00",
+    "1%00",
+    "..%2F..%2Fetc%2Fpasswd",
+    "%2e%2e",
+    "%C3%A9t%C3%A9",
+    "%F0%9F%8E%BB",
+    "null",
+]
 HOSTILE_VALUES = [
-    None, True, -1, 2**63, 1e308, "", "x" * 100_000, "\x00", "\ud800",
-    "<script>alert(1)</script>", "🎻" * 1000, [], {}, [[[[[]]]]], {"$gt": ""},
-]  # fmt: skip
+    None,
+    True,
+    -1,
+    2**63,
+    1e308,
+    "",
+    "x" * 100_000,
+    "\x00",
+    "\ud800",
+    "<script>alert(1)</script>",
+    "🎻" * 1000,
+    [],
+    {},
+    [[[[[]]]]],
+    {"$gt": ""},
+]
 DEEP_JSON = "[" * 50_000 + "]" * 50_000
 
 
@@ -101,11 +124,28 @@ def _paths(route: str) -> list[str]:
 def _bodies() -> list[tuple[str, str]]:
     """(body, content type) pairs: wrong JSON types in every field a serializer might read,
     a body nested deeper than the parser recurses, one over the size limit, and non-JSON."""
-    fields = ["video", "template", "slot_values", "watch_session", "answer", "position",
-              "playing", "visible", "muted", "rate", "ok", "error", "stage", "predictions",
-              "result", "username", "password"]  # fmt: skip
-    bodies = [(json.dumps({f: value for f in fields}), "application/json")
-              for value in HOSTILE_VALUES]  # fmt: skip
+    fields = [
+        "video",
+        "template",
+        "slot_values",
+        "watch_session",
+        "answer",
+        "position",
+        "playing",
+        "visible",
+        "muted",
+        "rate",
+        "ok",
+        "error",
+        "stage",
+        "predictions",
+        "result",
+        "username",
+        "password",
+    ]
+    bodies = [
+        (json.dumps({f: value for f in fields}), "application/json") for value in HOSTILE_VALUES
+    ]
     bodies += [(json.dumps(value), "application/json") for value in HOSTILE_VALUES[:6]]
     bodies += [
         (DEEP_JSON, "application/json"),
@@ -113,9 +153,12 @@ def _bodies() -> list[tuple[str, str]]:
         ("{not json", "application/json"),
         ("\xff\xfe garbage", "application/json"),
         ("video=1&template=<b>&slot_values=%00", "application/x-www-form-urlencoded"),
-        ("--x\r\nContent-Disposition: form-data; name=\"checkpoint\"; filename=\"../../x.pt\""
-         "\r\n\r\nboom\r\n--x--\r\n", "multipart/form-data; boundary=x"),
-    ]  # fmt: skip
+        (
+            '--x\r\nContent-Disposition: form-data; name="checkpoint"; filename="../../x.pt"'
+            "\r\n\r\nboom\r\n--x--\r\n",
+            "multipart/form-data; boundary=x",
+        ),
+    ]
     return bodies
 
 
@@ -139,8 +182,10 @@ def hostile_clients(make_annotator) -> dict[str, APIClient]:
     watched(annotator, video)
     ask(make_annotator("asker"), video, template_id=1)
     clients = {"anonymous": APIClient()}
-    for name, key in (("annotator", Token.objects.create(user=annotator).key),
-                      ("worker", accounts.model_worker_token())):  # fmt: skip
+    for name, key in (
+        ("annotator", Token.objects.create(user=annotator).key),
+        ("worker", accounts.model_worker_token()),
+    ):
         clients[name] = APIClient()
         clients[name].credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return clients

@@ -126,9 +126,10 @@ class TestWatchSessions:
 
     def test_one_who_is_not_an_annotator_can_do_nothing(self, outsider_api, video):
         response = refused_unchanged(
-            lambda: post(outsider_api, "api-watch-start", {"video": video.pk}), 403,
+            lambda: post(outsider_api, "api-watch-start", {"video": video.pk}),
+            403,
             errors.NOT_AN_ANNOTATOR,
-        )  # fmt: skip
+        )
         assert response.json()["detail"] == errors.NOT_AN_ANNOTATOR
 
     def test_anonymous_requests_are_refused(self, video):
@@ -208,10 +209,12 @@ class TestNextVideoAndTemplates:
     def test_the_next_video_comes_with_its_stream(self, owner_api, video):
         body = owner_api.get(reverse("api-next-video")).json()
         assert body == {
-            "id": video.pk, "avqa_id": video.avqa_id, "title": video.title,
+            "id": video.pk,
+            "avqa_id": video.avqa_id,
+            "title": video.title,
             "duration_seconds": video.duration_seconds,
             "stream_url": reverse("video-stream", args=[video.pk]),
-        }  # fmt: skip
+        }
 
     def test_skipped_videos_are_excluded_and_nothing_left_is_204(self, owner_api, video):
         assert (
@@ -241,8 +244,16 @@ class TestQuestions:
     def create(
         self, client, video, session_id, template=29, slots=("cello", "left", "violin", "right")
     ):
-        return post(client, "api-question-create", {"video": video.pk, "template": template,
-                    "slot_values": list(slots), "watch_session": session_id})  # fmt: skip
+        return post(
+            client,
+            "api-question-create",
+            {
+                "video": video.pk,
+                "template": template,
+                "slot_values": list(slots),
+                "watch_session": session_id,
+            },
+        )
 
     def test_the_owner_asks_after_watching(self, owner_api, video):
         state = watch_via_api(owner_api, video)
@@ -268,8 +279,11 @@ class TestQuestions:
 
     def test_an_unknown_template_is_refused(self, owner_api, video):
         state = watch_via_api(owner_api, video)
-        refused_unchanged(lambda: self.create(owner_api, video, state["id"], template=99), 400,
-                          errors.UNKNOWN_TEMPLATE.format(template=99))  # fmt: skip
+        refused_unchanged(
+            lambda: self.create(owner_api, video, state["id"], template=99),
+            400,
+            errors.UNKNOWN_TEMPLATE.format(template=99),
+        )
 
     def test_slot_values_not_in_the_dropdown_are_refused(self, owner_api, video):
         state = watch_via_api(owner_api, video)
@@ -362,18 +376,20 @@ class TestAnswering:
         client = browser(third_annotator)
         state = watch_via_api(client, video)
         refused_unchanged(
-            lambda: cast(client, question, state["id"], answer="no"), 403,
+            lambda: cast(client, question, state["id"], answer="no"),
+            403,
             errors.OWN_QUESTION,
-        )  # fmt: skip
+        )
 
     def test_a_second_vote_is_refused(self, owner_api, question, video):
         first = watch_via_api(owner_api, video)
         cast(owner_api, question, first["id"], answer="yes")
         second = watch_via_api(owner_api, video)
         refused_unchanged(
-            lambda: cast(owner_api, question, second["id"], answer="no"), 409,
+            lambda: cast(owner_api, question, second["id"], answer="no"),
+            409,
             errors.ALREADY_VOTED,
-        )  # fmt: skip
+        )
 
     def test_outsiders_and_csrf_less_posts_are_refused(
         self, outsider_api, no_csrf_api, question, annotator

@@ -171,19 +171,23 @@ class TestPredictions:
     @pytest.fixture
     def version(self, db) -> ModelVersion:
         return modelloop.training_run_finish(
-            run_claimed(), result=RESULT,
+            run_claimed(),
+            result=RESULT,
             checkpoint=SimpleUploadedFile("w.pt", b"weights"),
-        )[0]  # fmt: skip
+        )[0]
 
     def item(self, question, **changes) -> dict:
         first, second = question.template.answers[:2]  # admissible: yes/no, or counts
         return {
-            "question_id": question.pk, "answer": first, "confidence": 0.8,
+            "question_id": question.pk,
+            "answer": first,
+            "confidence": 0.8,
             "top3": [{"answer": first, "confidence": 0.8}, {"answer": second, "confidence": 0.1}],
-            "audio_weights": [0.1] * 10, "visual_weights": [0.1] * 10,
+            "audio_weights": [0.1] * 10,
+            "visual_weights": [0.1] * 10,
             "spatial_maps": {"segments": [4], "maps": [[[1 / 196] * 14] * 14]},
             **changes,
-        }  # fmt: skip
+        }
 
     def post(self, api, version_id, items):
         url = reverse("api-worker-predictions", args=[version_id])

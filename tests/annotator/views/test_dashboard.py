@@ -46,8 +46,10 @@ def test_annotators_get_404(client, annotator):
 
 
 def test_coverage_is_compared_with_the_released_split(work):
-    coverage = {template.pk: (count, share, ref) for template, count, share, ref
-                in selectors.template_coverage()}  # fmt: skip
+    coverage = {
+        template.pk: (count, share, ref)
+        for template, count, share, ref in selectors.template_coverage()
+    }
     assert coverage[1][:2] == (2, pytest.approx(2 / 3))
     assert coverage[1][2] == pytest.approx(168 / 4568)
     assert sum(ref for _, _, ref in coverage.values()) == pytest.approx(1.0)

@@ -35,8 +35,15 @@ def hostile(make_annotator, reviewer):
     for question, slot in ((accepted, ATTRIBUTE), (open_one, SCRIPT), (disputed, SVG)):
         Question.objects.filter(pk=question.pk).update(slot_values=[slot])
         question.refresh_from_db()
-    return {"author": author, "voter": voters[1], "reviewer": reviewer, "accepted": accepted,
-            "open": open_one, "disputed": disputed, "video": video}  # fmt: skip
+    return {
+        "author": author,
+        "voter": voters[1],
+        "reviewer": reviewer,
+        "accepted": accepted,
+        "open": open_one,
+        "disputed": disputed,
+        "video": video,
+    }
 
 
 def assert_escaped(html: str, *, shows: tuple[str, ...] = ()) -> None:
@@ -77,9 +84,12 @@ def hostile_worker_reports(hostile):
     """Text the gpu worker reports (a run's stage and error, a failed extraction's error) is
     shown to staff too; a stolen worker token could send markup."""
     TrainingRun.objects.create(
-        trigger=TrainingRun.Trigger.ADMIN, accepted_pairs=1, status=RunStatus.FAILED,
-        progress={"stage": ATTRIBUTE}, error=SCRIPT,
-    )  # fmt: skip
+        trigger=TrainingRun.Trigger.ADMIN,
+        accepted_pairs=1,
+        status=RunStatus.FAILED,
+        progress={"stage": ATTRIBUTE},
+        error=SCRIPT,
+    )
     Video.objects.filter(pk=hostile["video"].pk).update(feature_error=SVG)
 
 
@@ -99,8 +109,10 @@ def test_the_admin_lists(admin_client, hostile, hostile_worker_reports, model):
 
 
 def test_the_admin_pages_of_a_question_and_a_video(admin_client, hostile, hostile_worker_reports):
-    for url in (reverse("admin:annotator_question_change", args=[hostile["accepted"].pk]),
-                reverse("admin:annotator_video_change", args=[hostile["video"].pk])):  # fmt: skip
+    for url in (
+        reverse("admin:annotator_question_change", args=[hostile["accepted"].pk]),
+        reverse("admin:annotator_video_change", args=[hostile["video"].pk]),
+    ):
         response = admin_client.get(url)
         assert response.status_code == 200
         assert_escaped(response.content.decode())

@@ -8,8 +8,21 @@ from django.urls import reverse
 
 from tests.annotator.helpers import ask, snapshot, video_make, watched
 
-HOSTILE = ["", "-1", "0", "9" * 40, "2147483648", "1e9", "1.5", "\x00", "null", "[]",
-           "<script>alert(1)</script>", "🎻" * 500, "x" * 20_000]  # fmt: skip
+HOSTILE = [
+    "",
+    "-1",
+    "0",
+    "9" * 40,
+    "2147483648",
+    "1e9",
+    "1.5",
+    "\x00",
+    "null",
+    "[]",
+    "<script>alert(1)</script>",
+    "🎻" * 500,
+    "x" * 20_000,
+]
 FORMS = {
     "ask": ["watch_session", "template", "slot"],
     "ask-skip": ["video"],
@@ -47,10 +60,16 @@ def test_hostile_form_values_are_refused_cleanly(annotator_client, name):
 
 @pytest.mark.parametrize(
     ("name", "args"),
-    [("review-queue", ["\x00"]), ("review-queue", ["<script>"]), ("review-queue", [".."]),
-     ("review-question", [9 * 10**30]), ("review-frame", [9 * 10**30, 0]),
-     ("review-frame", [1, 9 * 10**30]), ("video-stream", [9 * 10**30])],
-)  # fmt: skip
+    [
+        ("review-queue", ["\x00"]),
+        ("review-queue", ["<script>"]),
+        ("review-queue", [".."]),
+        ("review-question", [9 * 10**30]),
+        ("review-frame", [9 * 10**30, 0]),
+        ("review-frame", [1, 9 * 10**30]),
+        ("video-stream", [9 * 10**30]),
+    ],
+)
 def test_hostile_ids_in_review_and_video_urls_are_404(client, reviewer, name, args):
     client.force_login(reviewer)
     assert client.get(reverse(name, args=args)).status_code == 404

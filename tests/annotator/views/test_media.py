@@ -37,9 +37,13 @@ def test_the_whole_file_advertises_ranges(client, annotator, stored):
 
 @pytest.mark.parametrize(
     ("header", "start", "end"),
-    [("bytes=0-99", 0, 99), ("bytes=10000-", 10000, 10239), ("bytes=-40", 10200, 10239),
-     ("bytes=10200-99999", 10200, 10239)],
-)  # fmt: skip
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=10000-", 10000, 10239),
+        ("bytes=-40", 10200, 10239),
+        ("bytes=10200-99999", 10200, 10239),
+    ],
+)
 def test_byte_ranges_are_served_partially(client, annotator, stored, header, start, end):
     client.force_login(annotator)
     response = client.get(url(stored), HTTP_RANGE=header)

@@ -27,8 +27,11 @@ def credit(session: WatchSession, seconds: float = 30.0) -> None:
     with time_machine.travel(timezone.now(), tick=False) as clock:
         for position in range(10, int(seconds) + 1, 10):
             clock.shift(10)
-            services.watch_heartbeat(annotator=session.annotator, watch_session=session,
-                                     heartbeat=playing(float(position)))  # fmt: skip
+            services.watch_heartbeat(
+                annotator=session.annotator,
+                watch_session=session,
+                heartbeat=playing(float(position)),
+            )
 
 
 class TestAsk:

@@ -33,11 +33,15 @@ def version_make(metrics: dict | None = None, baselines: dict | None = None) -> 
 
 def predict(version: ModelVersion, question: Question, answer: str, confidence: float):
     return Prediction.objects.create(
-        version=version, question=question, answer=answer, confidence=confidence,
+        version=version,
+        question=question,
+        answer=answer,
+        confidence=confidence,
         top3=[{"answer": answer, "confidence": confidence}],
-        audio_weights=[0.1] * 10, visual_weights=[0.05] * 9 + [0.55],
+        audio_weights=[0.1] * 10,
+        visual_weights=[0.05] * 9 + [0.55],
         spatial_maps={"segments": [0, 4, 9], "maps": [MAP, MAP, MAP]},
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -63,8 +67,14 @@ def world(annotator, other_annotator, third_annotator, reviewer):
     predict(version, open_one, open_one.template.answers[0], 0.7)
     disputed = ask(annotator, video_make(), template_id=1)
     Question.objects.filter(pk=disputed.pk).update(status=QuestionStatus.DISPUTED)
-    return {"sure": sure, "weak": weak, "agreed": agreed, "open": open_one,
-            "disputed": disputed, "version": version}  # fmt: skip
+    return {
+        "sure": sure,
+        "weak": weak,
+        "agreed": agreed,
+        "open": open_one,
+        "disputed": disputed,
+        "version": version,
+    }
 
 
 @pytest.fixture
@@ -73,9 +83,7 @@ def staff(client, reviewer):
     return client
 
 
-URLS = [
-    ("review", []), ("review-queue", ["suggestions"]), ("review-model", []),
-]  # fmt: skip
+URLS = [("review", []), ("review-queue", ["suggestions"]), ("review-model", [])]
 
 
 class TestWhoSeesIt:
@@ -141,8 +149,10 @@ class TestQuestionPage:
     def test_overriding_the_answer_is_audited(self, staff, world, reviewer):
         question = world["sure"]
         new = question.template.answers[1]
-        staff.post(reverse("review-question", args=[question.pk]),
-                   {"action": "accept", "answer": new, "note": "model was right"})  # fmt: skip
+        staff.post(
+            reverse("review-question", args=[question.pk]),
+            {"action": "accept", "answer": new, "note": "model was right"},
+        )
         question.refresh_from_db()
         assert question.accepted_answer.text == new
         change = StatusChange.objects.filter(question=question).last()
@@ -160,8 +170,9 @@ class TestQuestionPage:
 
     def test_a_refused_action_says_why_and_changes_nothing(self, staff, world):
         question = world["open"]
-        page = staff.post(reverse("review-question", args=[question.pk]), {"action": "keep"},
-                          follow=True)  # fmt: skip
+        page = staff.post(
+            reverse("review-question", args=[question.pk]), {"action": "keep"}, follow=True
+        )
         assert "Only an accepted or invalid question can be kept" in page.content.decode()
         question.refresh_from_db()
         assert question.status == QuestionStatus.OPEN

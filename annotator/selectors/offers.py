@@ -1,41 +1,25 @@
-"""Reads: who may do what, and what to offer next.
+"""Reads for annotators: what to ask or answer next, and what they may see of their work.
 
-The selectors offer only what the services would accept (given enough watching): they filter
-on the same querysets (`Question.objects.live()`, `.blocking()`) the services check.
+The offers are only what the services would accept (given enough watching): they filter on the
+same querysets (`Question.objects.live()`, `.blocking()`) the services check. Gold questions are
+offered here too, and an annotator under the gold-accuracy bar is offered nothing.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import (
-    Count,
-    Exists,
-    F,
-    Max,
-    Min,
-    Model,
-    OuterRef,
-    Q,
-    QuerySet,
-)
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Exists, F, Max, Model, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from annotator import errors
-from annotator.aggregates import Median
 from annotator.counts import count_per_row
 from annotator.models import (
-    ANNOTATORS_GROUP,
-    LIVE_STATUSES,
     OFFER_RING,
-    ModelVersion,
-    Prediction,
     Question,
     QuestionStatus,
     QuestionTemplate,
@@ -45,30 +29,10 @@ from annotator.models import (
     offer_place,
 )
 from annotator.qualification import FAILED, QUALIFYING, qualification_of
-from qa_model import catalogue
+from annotator.selectors.permissions import is_annotator
 
 # The home page counts the work open to an annotator up to this, then says "more than".
 OFFER_COUNT_CAP = 100
-
-
-def is_annotator(user: object) -> bool:
-    return bool(
-        getattr(user, "is_authenticated", False)
-        and user.is_active
-        and user.groups.filter(name=ANNOTATORS_GROUP).exists()
-    )
-
-
-def is_model_worker(user: object) -> bool:
-    return bool(
-        getattr(user, "is_authenticated", False)
-        and user.is_active
-        and user.groups.filter(name=settings.MODEL_WORKERS_GROUP).exists()
-    )
-
-
-def is_reviewer(user: object) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.is_staff)
 
 
 def template_get(template_id: object) -> QuestionTemplate:
@@ -279,9 +243,12 @@ def next_question_to_answer(annotator: object, exclude: Iterable[int] = ()) -> Q
         return None  # gold questions never make work appear where there is none
     if _gold_due(annotator):
         gold = (
-            gold_open_to(annotator).exclude(pk__in=list(exclude))
-            .select_related("template", "video").order_by("gold_since", "pk").first()
-        )  # fmt: skip
+            gold_open_to(annotator)
+            .exclude(pk__in=list(exclude))
+            .select_related("template", "video")
+            .order_by("gold_since", "pk")
+            .first()
+        )
         return gold or question
     return question
 
@@ -398,241 +365,3 @@ def contributions_of(annotator: object) -> dict[str, QuerySet]:
         .select_related("question__template", "answer")
         .order_by("-pk"),
     }
-
-
-# --- review (staff only; annotators never reach these) -------------------------------------
-
-
-def model_version_active() -> ModelVersion | None:
-    return ModelVersion.objects.filter(is_active=True).first()
-
-
-def _predictions(version: ModelVersion) -> QuerySet[Prediction]:
-    return Prediction.objects.filter(version=version).select_related(
-        "question__video", "question__template", "question__accepted_answer"
-    )
-
-
-def review_disagreements(version: ModelVersion, *, min_confidence: float) -> QuerySet[Prediction]:
-    """Accepted questions whose crowd answer a confident model contradicts, surest first:
-    where a wrong label is most likely."""
-    return (
-        _predictions(version)
-        .filter(question__status=QuestionStatus.ACCEPTED, confidence__gte=min_confidence)
-        .exclude(answer=F("question__accepted_answer__text"))
-        .order_by("-confidence", "question_id")
-    )
-
-
-def review_suggestions(version: ModelVersion) -> QuerySet[Prediction]:
-    """Open questions with the model's suggested answer, surest first."""
-    return (
-        _predictions(version)
-        .filter(question__status=QuestionStatus.OPEN)
-        .order_by("-confidence", "question_id")
-    )
-
-
-def review_disputed() -> QuerySet[Question]:
-    """Questions the crowd could not agree on (A6), oldest first."""
-    return (
-        Question.objects.filter(status=QuestionStatus.DISPUTED)
-        .select_related("video", "template")
-        .order_by("created_at", "id")
-    )
-
-
-def review_queue_counts(version: ModelVersion | None) -> dict[str, int]:
-    """How many items wait in each review queue (annotator.views.review.QUEUES)."""
-    from annotator.balance import blind_answerable
-
-    with_version = version is not None
-    return {
-        "disagreements": (
-            review_disagreements(version, min_confidence=settings.REVIEW_MIN_CONFIDENCE).count()
-            if with_version
-            else 0
-        ),
-        "suggestions": review_suggestions(version).count() if with_version else 0,
-        "disputed": review_disputed().count(),
-        "blind": blind_answerable().count(),
-    }
-
-
-def collection_totals() -> dict[str, int]:
-    """Videos, live questions and accepted pairs: the collection at a glance."""
-    totals = Question.objects.aggregate(
-        live=Count("id", filter=Q(status__in=LIVE_STATUSES)),
-        accepted=Count("id", filter=Q(status=QuestionStatus.ACCEPTED)),
-    )
-    return {**totals, "videos": Video.objects.count()}
-
-
-def question_for_review(pk: int) -> Question:
-    try:
-        return Question.objects.select_related(
-            "video", "template", "author", "accepted_answer"
-        ).get(pk=pk)
-    except Question.DoesNotExist:
-        raise Http404 from None
-
-
-def prediction_for(question: Question, version: ModelVersion | None) -> Prediction | None:
-    """The active version's prediction, else the newest one there is."""
-    predictions = question.predictions.select_related("version")
-    if version is not None:
-        current = predictions.filter(version=version).first()
-        if current:
-            return current
-    return predictions.order_by("-version__number").first()
-
-
-# --- annotator quality (staff) -------------------------------------------------------------
-
-
-def annotators_with_counts(queryset: QuerySet) -> QuerySet:
-    """Annotators with the counts their list sorts by: questions asked and votes that count
-    (not discounted). Each is a subquery on that person's own rows (no join of everyone's
-    questions with everyone's votes)."""
-    return queryset.annotate(
-        asked=count_per_row(Question.objects.all(), "author"),
-        vote_count=count_per_row(Vote.objects.filter(discounted_at__isnull=True), "annotator"),
-    )
-
-
-@dataclass(frozen=True)
-class AnnotatorStatistics:
-    """One annotator's work as staff judge it. Votes count unless discounted; agreement is with
-    the accepted answer of the questions they voted on, once those were accepted."""
-
-    asked: int = 0
-    votes: int = 0
-    invalid_flags: int = 0
-    on_accepted: int = 0
-    agreed: int = 0
-    gold_checks: int = 0
-    gold_correct: int = 0
-    votes_cast: int = 0  # every vote, discounted or not: the pace
-    first_vote: datetime | None = None
-    last_vote: datetime | None = None
-    median_watch_seconds: float | None = None  # of the viewings that unlocked a submission
-
-    @property
-    def votes_per_hour(self) -> float | None:
-        """Votes over the span from the first to the last one (at least one minute)."""
-        if not self.votes_cast:
-            return None
-        hours = max((self.last_vote - self.first_vote).total_seconds(), 60.0) / 3600
-        return self.votes_cast / hours
-
-    @property
-    def below_gold_bar(self) -> bool:
-        return gold_bar_below(self.gold_correct, self.gold_checks)
-
-
-def annotator_statistics(annotators: Iterable[object]) -> dict[int, AnnotatorStatistics]:
-    """Statistics of these annotators (a page of the admin's list), in three queries however
-    many there are: one over their votes, one over their questions, one over their viewings."""
-    ids = [annotator.pk for annotator in annotators]
-    counted = Q(discounted_at__isnull=True)
-    on_accepted = counted & Q(question__status=QuestionStatus.ACCEPTED)
-    agrees = Q(answer=F("question__accepted_answer"))
-    gold = Q(gold_check=True)
-    votes = {
-        row.pop("annotator"): row
-        for row in Vote.objects.filter(annotator__in=ids)
-        .values("annotator")
-        .annotate(
-            votes=Count("pk", filter=counted),
-            invalid_flags=Count("pk", filter=counted & Q(invalid=True)),
-            on_accepted=Count("pk", filter=on_accepted),
-            agreed=Count("pk", filter=on_accepted & agrees),
-            gold_checks=Count("pk", filter=gold),
-            gold_correct=Count("pk", filter=gold & agrees),
-            votes_cast=Count("pk"),
-            first_vote=Min("created_at"),
-            last_vote=Max("created_at"),
-        )
-        .order_by()
-    }
-    asked = dict(
-        Question.objects.filter(author__in=ids)
-        .values("author")
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("author", "n")
-    )
-    watched = dict(
-        WatchSession.objects.filter(annotator__in=ids, consumed_at__isnull=False)
-        .values("annotator")
-        .annotate(median=Median("credited_seconds"))
-        .order_by()
-        .values_list("annotator", "median")
-    )
-    return {
-        pk: AnnotatorStatistics(
-            asked=asked.get(pk, 0), median_watch_seconds=watched.get(pk), **votes.get(pk, {})
-        )
-        for pk in ids
-    }
-
-
-# --- the staff dashboard -------------------------------------------------------------------
-
-
-def daily_totals() -> tuple[list[str], list[int], list[int]]:
-    """Days, and the running totals of questions asked and pairs accepted by each day's end."""
-    asked = dict(
-        Question.objects.annotate(day=TruncDate("created_at"))
-        .values_list("day")
-        .annotate(n=Count("id"))
-        .values_list("day", "n")
-    )
-    accepted = dict(
-        Question.objects.filter(status=QuestionStatus.ACCEPTED, decided_at__isnull=False)
-        .annotate(day=TruncDate("decided_at"))
-        .values_list("day")
-        .annotate(n=Count("id"))
-        .values_list("day", "n")
-    )
-    days = sorted(set(asked) | set(accepted))
-    labels, asked_total, accepted_total = [], [], []
-    running_asked = running_accepted = 0
-    for day in days:
-        running_asked += asked.get(day, 0)
-        running_accepted += accepted.get(day, 0)
-        labels.append(day.isoformat())
-        asked_total.append(running_asked)
-        accepted_total.append(running_accepted)
-    return labels, asked_total, accepted_total
-
-
-def template_coverage() -> list[tuple[QuestionTemplate, int, float, float]]:
-    """(template, live questions, share of ours, share in the released validation split)."""
-    counts = dict(
-        Question.objects.live()
-        .values_list("template")
-        .annotate(n=Count("id"))
-        .values_list("template", "n")
-    )
-    total = sum(counts.values()) or 1
-    reference = catalogue.REFERENCE_TEMPLATE_COUNTS
-    reference_total = sum(reference.values())
-    return [
-        (template, counts.get(template.pk, 0), counts.get(template.pk, 0) / total,
-         reference[template.pk] / reference_total)
-        for template in QuestionTemplate.objects.order_by("pk")
-    ]  # fmt: skip
-
-
-def throughput(days: int = 7) -> list[tuple[str, int, int]]:
-    """(annotator, questions, votes) over the last `days` days, busiest first."""
-    since = timezone.now() - timedelta(days=days)
-    asked = Counter(
-        Question.objects.filter(created_at__gte=since).values_list("author__username", flat=True)
-    )
-    voted = Counter(
-        Vote.objects.filter(created_at__gte=since).values_list("annotator__username", flat=True)
-    )
-    people = sorted(set(asked) | set(voted), key=lambda name: (-(asked[name] + voted[name]), name))
-    return [(name, asked[name], voted[name]) for name in people]
