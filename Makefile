@@ -73,9 +73,12 @@ test: install browser axe
 
 # The fast loop while working: the unit and service tests on SQLite, without the browser, the
 # started processes and the slow tests (docs/testing.md); `make test` runs everything.
+# The browser tests and the API fuzz test (all marked) are not even collected: building the
+# fuzz test's cases from the OpenAPI schema alone takes seconds. One pytest process per core.
 FAST := not (browser or system or slow or postgres or redis)
 test-fast: install
-	DATABASE_URL= REDIS_URL= CI= $(BIN)/python -m pytest -q -m "$(FAST)"
+	DATABASE_URL= REDIS_URL= CI= $(BIN)/python -m pytest -q -n auto -m "$(FAST)" \
+		--ignore=tests/e2e --ignore=tests/annotator/api/test_fuzz.py
 
 # Benchmarks (see bench/README.md); they print medians and ratios, and take minutes.
 bench-speed: install

@@ -133,6 +133,7 @@ def test_the_gpu_worker_consumes_the_contracts_queue():
         assert TASK_TIME_LIMIT == contract.GPU_TASK_TIME_LIMIT_SECONDS
 
 
+@pytest.mark.slow
 def test_the_settings_defaults_are_the_contracts(tmp_path):
     """Read in a fresh process with none of the variables set (the tests override GPU_QUEUE)."""
     names = ("GPU_QUEUE", "GPU_TASK_TIME_LIMIT_SECONDS", "CLIP_SECONDS")
@@ -335,6 +336,7 @@ def _train_video_id() -> str:
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_what_the_worker_posts_is_what_the_web_app_takes(catalogue, tmp_path):
     """A run trained (one epoch) and recorded, its predictions and the question-only model's
     scores posted, then a predict task for a question asked since: through the worker's real

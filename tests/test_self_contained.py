@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.processes import ROOT
 
 OUTSIDE = re.compile(r"DESIGN\.md|AVQA\.md|STYLE\.md|\.\./shared|music-avqa-paper\.md")
@@ -13,6 +15,7 @@ SKIPPED = {".git", ".venv", "var", "node_modules", "__pycache__", ".pytest_cache
 TEXT = {".py", ".md", ".txt", ".html", ".js", ".css", ".yml", ".yaml", ".toml", ".cfg", ""}
 
 
+@pytest.mark.slow
 def test_no_file_points_outside_the_repository():
     found = []
     for path in sorted(ROOT.rglob("*")):

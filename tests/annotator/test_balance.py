@@ -93,6 +93,7 @@ class TestScoresFromTheWorker:
         assert not Question.objects.filter(blind_score__isnull=False).exists()
 
 
+@pytest.mark.slow
 def test_a_skewed_template_wants_its_rare_answer(accepted):
     accepted(YES_NO, "yes", 9)
     accepted(YES_NO, "no", 3)
@@ -111,6 +112,7 @@ def test_a_skewed_template_wants_its_rare_answer(accepted):
     assert rows[YES_NO].wanted_answer == "no"
 
 
+@pytest.mark.slow
 def test_blind_answerable_pairs_are_counted_per_template_and_answer(accepted, settings):
     settings.BLIND_SCORE_WARNING = 0.8
     questions = accepted(2, "two", 4) + accepted(2, "one", 4)
@@ -124,6 +126,7 @@ def test_blind_answerable_pairs_are_counted_per_template_and_answer(accepted, se
 
 
 class TestTheAskPage:
+    @pytest.mark.slow
     def test_the_most_needed_templates_come_first_with_the_wanted_answer(
         self, client, make_annotator, accepted
     ):
@@ -144,6 +147,7 @@ class TestTheAskPage:
         assert 'id="wanted-answer"' in html and "“no”" in html
         assert "are “yes” (100%)" in html
 
+    @pytest.mark.slow
     def test_a_skewed_template_leads_when_the_others_have_their_share(self, accepted):
         accepted(YES_NO, "yes", 12)
         rows = balance.template_balance()

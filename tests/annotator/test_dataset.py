@@ -71,6 +71,7 @@ def accepted(annotator, other_annotator, third_annotator):
     return questions
 
 
+@pytest.mark.slow
 def test_the_export_reads_back_with_an_independent_reader(accepted, tmp_path):
     call_command("export_avqa", str(tmp_path), stdout=io.StringIO())
     manifest = json.loads((tmp_path / "manifest.json").read_text())
@@ -106,6 +107,7 @@ def test_the_split_follows_the_ratio_setting(settings):
     assert {split_of(i) for i in ids[:50]} == {"test"}
 
 
+@pytest.mark.slow
 def test_export_import_export_is_byte_identical(accepted, tmp_path, django_db_blocker):
     first, second = tmp_path / "first", tmp_path / "second"
     call_command("export_avqa", str(first), stdout=io.StringIO())
@@ -126,6 +128,7 @@ def test_export_import_export_is_byte_identical(accepted, tmp_path, django_db_bl
     assert hashes[0] == hashes[1]
 
 
+@pytest.mark.slow
 def test_the_real_validation_records_import_with_their_videos(make_annotator):
     records = json.loads(Path(FIXTURE).read_text())[:200]
     for video_id in {r["video_id"] for r in records}:
@@ -237,6 +240,7 @@ def test_videos_come_from_the_folder_and_an_interrupted_import_leaves_nothing(
     assert report.videos_added == ["00000042"] and report.imported == 2
 
 
+@pytest.mark.slow
 def test_the_admin_exports_a_zip(accepted, client, django_user_model):
     admin = django_user_model.objects.create_superuser("root", password="a-long-test-password")
     client.force_login(admin)

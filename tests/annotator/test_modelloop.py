@@ -84,6 +84,7 @@ class TestRetrainCheck:
         assert modelloop.retrain_check() is None
         assert TrainingRun.objects.count() == 1
 
+    @pytest.mark.slow
     def test_it_counts_from_the_last_model_version(self, accept, settings):
         settings.RETRAIN_MIN_NEW = 2
         accept(2)

@@ -65,6 +65,7 @@ def test_statistics_of_a_page_take_three_queries_however_many_rows(
     assert len(statistics) == 4
 
 
+@pytest.mark.slow
 def test_the_admin_list_costs_no_queries_per_annotator(crowd, make_annotator, admin_client):
     def queries_of_the_list() -> int:
         with CaptureQueriesContext(connection) as queries:

@@ -280,6 +280,7 @@ class CollectionMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_random_sequences_of_use_cases_keep_every_rule(catalogue):
     run_state_machine_as_test(
         CollectionMachine,

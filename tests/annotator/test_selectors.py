@@ -86,6 +86,7 @@ def test_people_arriving_together_are_spread_over_equal_videos(make_annotator):
     assert offered == [selectors.next_video_to_ask(person) for person in people]  # stable
 
 
+@pytest.mark.slow
 def test_a_video_where_every_template_is_closed_to_you_is_not_offered(annotator, video, settings):
     settings.QUESTIONS_PER_VIDEO = 40
     for template_id in range(1, 34):

@@ -71,6 +71,7 @@ def media_files(settings) -> list:
 
 
 class TestClips:
+    @pytest.mark.slow
     def test_a_long_video_becomes_60_second_clips(self, catalogue, clips):
         outcome = video_import.import_file(clips["long"])
         assert outcome.videos == ["concert-01", "concert-02"] and outcome.error is None
@@ -83,6 +84,7 @@ class TestClips:
             assert video.feature_status == FeatureStatus.PENDING
             assert video.source_name == "concert.mp4" and len(video.source_hash) == 64
 
+    @pytest.mark.slow
     def test_random_offsets_shift_the_clips(self, catalogue, clips):
         outcome = video_import.import_file(clips["long"], random_offsets=True, rng=random.Random(4))
         starts = sorted(Video.objects.values_list("clip_start_seconds", flat=True))
@@ -94,6 +96,7 @@ class TestClips:
         with video.file.open("rb") as stored:
             assert stored.read() == clips["short"].read_bytes()
 
+    @pytest.mark.slow
     def test_a_format_browsers_cannot_play_is_transcoded(self, catalogue, tmp_path):
         source = write_mkv(tmp_path / "old recording.mkv", 50)
         assert media.probe(source).video_codec == "mpeg4"
@@ -147,6 +150,7 @@ class TestRefusals:
         assert "130 s is over the 100 s limit" in video_import.import_file(clips["long"]).error
         assert not Video.objects.exists()
 
+    @pytest.mark.slow
     def test_a_failure_on_the_second_clip_removes_the_first(
         self, catalogue, clips, settings, monkeypatch
     ):
@@ -165,6 +169,7 @@ class TestRefusals:
 
 
 class TestCommandAndAdmin:
+    @pytest.mark.slow
     def test_the_command_imports_a_folder_and_reports_each_file(self, catalogue, clips, tmp_path):
         folder = clips["short"].parent
         (folder / "readme.txt").write_text("ignored: not a video file")
@@ -220,6 +225,7 @@ class TestCommandAndAdmin:
         missing = admin_client.get("/admin/annotator/videoimport/annotator/video/", follow=True)
         assert missing.status_code == 200
 
+    @pytest.mark.slow
     def test_a_failed_import_keeps_its_files_and_runs_again_from_where_it_stopped(
         self, catalogue, clips, admin_client, monkeypatch
     ):
@@ -394,6 +400,7 @@ class TestDiskFull:
         assert "not enough free space" in video_import.import_file(clips["long"]).error
         assert not Video.objects.exists() and not media_files(settings)
 
+    @pytest.mark.slow
     def test_a_disk_that_fills_during_a_transcode_leaves_nothing(
         self, catalogue, tmp_path, settings, monkeypatch
     ):
@@ -413,6 +420,7 @@ class TestDiskFull:
         monkeypatch.setattr(media, "_transcode", real)
         assert video_import.import_file(tmp_path / "old.mkv").videos == ["old"]
 
+    @pytest.mark.slow
     def test_a_disk_that_fills_while_a_clip_is_stored_leaves_nothing(
         self, catalogue, clips, settings, monkeypatch
     ):
@@ -501,6 +509,7 @@ class TestAdminUpload:
         assert not Video.objects.exists() and not media_files(settings)
         assert not any(upload_folder.iterdir())
 
+    @pytest.mark.slow
     def test_a_file_name_cannot_lead_outside_the_upload_folder(
         self, catalogue, clips, admin_client, settings, upload_folder, tmp_path
     ):
@@ -577,6 +586,7 @@ class TestFidelity:
         assert outcome.error is None, outcome.error
         return [Video.objects.get(avqa_id=avqa_id) for avqa_id in outcome.videos]
 
+    @pytest.mark.slow
     def test_a_variable_rate_phone_video_is_stored_in_sync(self, catalogue, tmp_path):
         # Browser-playable H.264/AAC, but 30 fps then 5 fps: storing it as it is would be
         # fine for a player; it is re-timed to a constant rate on its timestamps instead.
@@ -588,6 +598,7 @@ class TestFidelity:
         sync, timing = sources.worst_offsets(events)
         assert sync < 1 / 30 and timing < 1 / 30
 
+    @pytest.mark.slow
     def test_a_long_source_becomes_clips_each_in_sync(self, catalogue, tmp_path):
         rates = ((12.0, 25), (20.0, 5), (float("inf"), 25))
         source = sources.write_source(
@@ -600,6 +611,7 @@ class TestFidelity:
             sync, timing = sources.worst_offsets(events)
             assert sync < 1 / 25 and timing < 1 / 25, (video.avqa_id, events)
 
+    @pytest.mark.slow
     def test_a_rotated_video_is_stored_upright(self, catalogue, tmp_path):
         source = sources.write_source(tmp_path / "upright.mp4", seconds=6, rotation=-90)
         (video,) = self.stored(video_import.import_file(source))
@@ -610,6 +622,7 @@ class TestFidelity:
     @pytest.mark.parametrize(
         ("size", "stored"), [((1920, 1080), (1280, 720)), ((720, 1280), (404, 720))]
     )
+    @pytest.mark.slow
     def test_a_playable_video_taller_than_the_limit_is_scaled(
         self, catalogue, tmp_path, size, stored
     ):
@@ -618,6 +631,7 @@ class TestFidelity:
         info = media.probe(video.file.path)
         assert (info.width, info.height) == stored
 
+    @pytest.mark.slow
     def test_a_file_cut_short_is_refused_and_nothing_is_stored(self, catalogue, tmp_path, settings):
         whole = sources.write_source(tmp_path / "whole.mp4", seconds=9)
         cut = sources.cut_short(whole, tmp_path / "download.mp4")
@@ -634,6 +648,7 @@ class TestFidelity:
             "clip needs a video of the performance"
         )
 
+    @pytest.mark.slow
     def test_clips_are_made_outside_any_transaction(self, catalogue, tmp_path, monkeypatch):
         # SQLite has one writer at a time: a transaction open while a long video transcodes
         # would stop every annotator's writes for minutes.

@@ -40,6 +40,7 @@ def test_30_seconds_unlocks_a_question(annotator, video):
     assert session.consumed_at is not None
 
 
+@pytest.mark.slow
 def test_a_burst_of_100_heartbeats_in_one_second_credits_about_one_second(annotator, video):
     session = services.watch_start(annotator=annotator, video=video)
     with time_machine.travel(session.started_at, tick=False) as clock:

@@ -60,12 +60,14 @@ def loaded(tmp_path: Path, **variables: str) -> dict:
     return json.loads(result.stdout.splitlines()[-1])  # after shell's "objects imported" line
 
 
+@pytest.mark.slow
 def test_check_deploy_is_clean(tmp_path):
     result = run(tmp_path, "check", "--deploy", "--fail-level", "DEBUG", DJANGO_SECRET_KEY=SECRET)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
+@pytest.mark.slow
 def test_it_refuses_to_start_without_a_secret_key(tmp_path):
     result = run(tmp_path, "check")
     assert result.returncode != 0
@@ -73,6 +75,7 @@ def test_it_refuses_to_start_without_a_secret_key(tmp_path):
     assert not (tmp_path / "secret_key").exists()
 
 
+@pytest.mark.slow
 def test_the_key_can_come_from_a_file(tmp_path):
     key_file = tmp_path / "key"
     key_file.write_text(SECRET + "\n")
@@ -80,16 +83,19 @@ def test_the_key_can_come_from_a_file(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_debug_is_refused(tmp_path):
     result = run(tmp_path, "check", DJANGO_SECRET_KEY=SECRET, DJANGO_DEBUG="true")
     assert "DJANGO_DEBUG=true is refused with DJANGO_ENV=production" in result.stderr
 
 
+@pytest.mark.slow
 def test_an_unknown_environment_is_refused(tmp_path):
     result = run(tmp_path, "check", DJANGO_ENV="prod")
     assert "must be local or production" in result.stderr
 
 
+@pytest.mark.slow
 def test_cookies_are_secure_and_https_is_enforced(tmp_path):
     settings = loaded(tmp_path, DJANGO_SECRET_KEY=SECRET)
     assert settings["debug"] is False
@@ -118,6 +124,7 @@ REDIRECTS = (
 )
 
 
+@pytest.mark.slow
 def test_http_is_redirected_except_what_the_compose_network_reaches_directly(tmp_path):
     result = run(tmp_path, "shell", "-c", REDIRECTS, DJANGO_SECRET_KEY=SECRET)
     assert result.returncode == 0, result.stderr
@@ -129,11 +136,13 @@ def test_http_is_redirected_except_what_the_compose_network_reaches_directly(tmp
     }
 
 
+@pytest.mark.slow
 def test_behind_a_proxy_its_forwarded_protocol_is_believed(tmp_path):
     settings = loaded(tmp_path, DJANGO_SECRET_KEY=SECRET, DJANGO_TRUSTED_PROXIES="1")
     assert settings["proxy_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
 
 
+@pytest.mark.slow
 def test_the_redirect_can_be_left_to_the_proxy(tmp_path):
     assert (
         loaded(tmp_path, DJANGO_SECRET_KEY=SECRET, DJANGO_SECURE_SSL_REDIRECT="false")["redirect"]
@@ -141,6 +150,7 @@ def test_the_redirect_can_be_left_to_the_proxy(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_local_mode_serves_plain_http(tmp_path):
     settings = loaded(tmp_path, DJANGO_ENV="", DATABASE_URL="", REDIS_URL="")
     assert settings["session_secure"] is settings["redirect"] is False
@@ -150,6 +160,7 @@ def test_local_mode_serves_plain_http(tmp_path):
 
 
 @pytest.mark.parametrize("variable", ["LOGIN_RATE_PER_IP", "API_RATE_PER_USER"])
+@pytest.mark.slow
 def test_a_malformed_rate_stops_start_up(tmp_path, variable):
     result = run(tmp_path, "check", DJANGO_SECRET_KEY=SECRET, **{variable: "lots"})
     assert f"{variable}: 'lots' is not a rate" in result.stderr
@@ -158,6 +169,7 @@ def test_a_malformed_rate_stops_start_up(tmp_path, variable):
 DATABASE = "import json; from django.conf import settings as s; print(json.dumps(s.DATABASES['default']['PASSWORD']))"  # noqa: E501
 
 
+@pytest.mark.slow
 def test_the_database_password_can_come_from_a_file(tmp_path):
     """As docker-compose.yml runs it: no password in DATABASE_URL, the `keys` volume's file."""
     password = tmp_path / "postgres_password"
@@ -178,6 +190,7 @@ def test_the_database_password_can_come_from_a_file(tmp_path):
     assert f"DATABASE_PASSWORD_FILE {password} is empty" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_media_redirect_prefix_must_be_a_path(tmp_path):
     result = run(
         tmp_path, "check", DJANGO_SECRET_KEY=SECRET, DJANGO_MEDIA_ACCEL_REDIRECT="protected"

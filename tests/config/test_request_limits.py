@@ -80,6 +80,7 @@ class TestDeclaredLength:
         assert response.json()["detail"] == LENGTH_REQUIRED
 
 
+@pytest.mark.slow
 def test_through_gunicorn_a_huge_declared_body_is_answered_without_waiting_for_it(tmp_path):
     """If the body were read, the server would wait for the 200 MB that never come."""
     with socket.socket() as probe:

@@ -43,6 +43,7 @@ def load(tmp_path, **variables: str) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_with_nothing_set_it_runs_on_sqlite_and_a_file_broker(tmp_path):
     loaded = load(tmp_path)
     assert loaded["engine"] == "django.db.backends.sqlite3"
@@ -51,6 +52,7 @@ def test_with_nothing_set_it_runs_on_sqlite_and_a_file_broker(tmp_path):
     assert loaded["debug"] is False
 
 
+@pytest.mark.slow
 def test_database_url_and_redis_url_switch_to_postgresql_and_redis(tmp_path):
     loaded = load(
         tmp_path,
@@ -62,6 +64,7 @@ def test_database_url_and_redis_url_switch_to_postgresql_and_redis(tmp_path):
     assert loaded["broker"] == loaded["results"] == "redis://cache:6379/0"
 
 
+@pytest.mark.slow
 def test_rule_numbers_come_from_the_environment(tmp_path):
     assert load(tmp_path, QUESTIONS_PER_VIDEO="7")["per_video"] == 7
 
@@ -70,11 +73,13 @@ def test_rule_numbers_come_from_the_environment(tmp_path):
     "variables",
     [{"DJANGO_DEBUG": "ture"}, {"QUESTIONS_PER_VIDEO": "five"}, {"MAX_VOTES": "1"}],
 )
+@pytest.mark.slow
 def test_a_malformed_value_stops_start_up(tmp_path, variables):
     with pytest.raises(AssertionError, match="ImproperlyConfigured"):
         load(tmp_path, **variables)
 
 
+@pytest.mark.slow
 def test_a_secret_key_is_generated_once_per_checkout_when_none_is_given(tmp_path):
     load(tmp_path)
     key = (tmp_path / "secret_key").read_text()
@@ -118,6 +123,7 @@ def test_the_celery_apps_never_stop_reconnecting_to_the_broker():
     assert gpu_app.conf.broker_connection_max_retries is None
 
 
+@pytest.mark.slow
 def test_the_gpu_worker_starts_without_django_settings(tmp_path):
     """As compose runs it: production mode, no secret key, no database settings."""
     environment = {
@@ -157,6 +163,7 @@ def test_the_gpu_worker_reads_its_variants_and_refuses_unknown_ones(monkeypatch)
         worker_config()
 
 
+@pytest.mark.slow
 def test_a_request_warning_is_printed_once(tmp_path):
     """Django's default logging gave "django" its own console handler (in debug, as `make run`
     serves) besides the root's: each request warning was printed twice."""

@@ -52,6 +52,7 @@ def names(certificate: Path) -> str:
     ).stdout
 
 
+@pytest.mark.slow
 def test_a_self_signed_certificate_for_the_host_names_kept_until_they_change(tmp_path):
     hosts = "avqa.lab.example,.example.org,10.0.0.7,[::1],*"
     result = start(tmp_path, AVQA_HOSTNAMES=hosts)
@@ -79,6 +80,7 @@ def test_the_operators_certificate_is_used_as_given(tmp_path):
     assert "self-signed" not in result.stdout
 
 
+@pytest.mark.slow
 def test_the_configuration_is_filled_in(tmp_path):
     result = start(tmp_path, HTTPS_PORT="8443", PROXY_UPLOAD_MAX="2g")
     assert result.returncode == 0, result.stderr

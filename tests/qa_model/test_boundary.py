@@ -6,10 +6,13 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import qa_model
 from tests.processes import ROOT
 
 
+@pytest.mark.slow
 def test_no_qa_model_module_imports_django():
     modules = [
         f"qa_model.{m.name}"

@@ -35,6 +35,7 @@ def workspace(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_train_evaluate_and_predict_end_to_end(workspace, tmp_path):
     records = workspace / "set" / "avqa-train.json"
     trained = run(
@@ -114,12 +115,14 @@ def test_train_evaluate_and_predict_end_to_end(workspace, tmp_path):
     } <= set(predictions[0])
 
 
+@pytest.mark.slow
 def test_a_missing_file_is_a_clear_error(tmp_path):
     result = run("extract", str(tmp_path / "nowhere.mp4"), "--out", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {tmp_path / 'nowhere.mp4'}: no such file or folder"
 
 
+@pytest.mark.slow
 def test_a_corrupt_video_is_named_and_skipped(tmp_path):
     (tmp_path / "corrupt.mp4").write_bytes(b"not a video at all")
     result = run("extract", str(tmp_path / "corrupt.mp4"), "--out", str(tmp_path / "features"))
@@ -128,6 +131,7 @@ def test_a_corrupt_video_is_named_and_skipped(tmp_path):
     assert not any((tmp_path / "features").iterdir())
 
 
+@pytest.mark.slow
 def test_a_record_whose_video_has_no_features_is_refused(workspace, tmp_path):
     records = json.loads((workspace / "set" / "avqa-train.json").read_text())
     records[0]["video_id"] = "never-extracted"
@@ -146,6 +150,7 @@ def test_a_record_whose_video_has_no_features_is_refused(workspace, tmp_path):
     assert not (tmp_path / "model.pt").exists()
 
 
+@pytest.mark.slow
 def test_an_unknown_template_is_refused(workspace, tmp_path):
     records = json.loads((workspace / "set" / "avqa-train.json").read_text())
     records[0]["question_content"] = "Is this a trick question?"
@@ -174,6 +179,7 @@ def test_an_unknown_template_is_refused(workspace, tmp_path):
     assert "1 record(s) use a template outside the catalogue" in result.stderr
 
 
+@pytest.mark.slow
 def test_any_file_name_is_extracted_and_one_bad_file_does_not_stop_the_rest(tmp_path):
     from qa_model.synthetic import Scene, render_scene
 

@@ -35,6 +35,7 @@ def frames(count, value=90):
         yield np.full((48, 64, 3), (value + 10 * index) % 255, dtype=np.uint8)
 
 
+@pytest.mark.slow
 def test_features_have_the_documented_layout(extractor, clip, tmp_path):
     failures = extractor.extract([("perf", clip)], tmp_path)
     assert failures == {}
@@ -54,6 +55,7 @@ def test_a_short_clip_is_padded_by_repeating_its_last_second(extractor, clip):
     assert np.allclose(decoded.audio[20 * 16000 : 21 * 16000], last_second)
 
 
+@pytest.mark.slow
 def test_the_sampled_seconds_are_configurable(clip, tmp_path):
     extractor = FeatureExtractor(seconds=(0, 1, 2, 3), device="cpu")
     extractor.extract([("perf", clip)], tmp_path)
@@ -81,6 +83,7 @@ def test_the_log_mel_front_end_matches_vggish(extractor):
     assert patches.shape == (2, 1, 96, 64)
 
 
+@pytest.mark.slow
 def test_weights_load_from_the_files_the_operator_names(tmp_path, clip, caplog):
     torch.manual_seed(1)
     resnet = torchvision.models.resnet18(weights=None)
@@ -98,12 +101,14 @@ def test_weights_load_from_the_files_the_operator_names(tmp_path, clip, caplog):
     assert torch.equal(loaded.audio_net.embeddings[4].weight, vggish.embeddings[4].weight)
 
 
+@pytest.mark.slow
 def test_without_weights_it_warns_about_random_initialisation(caplog):
     with caplog.at_level(logging.WARNING):
         FeatureExtractor(device="cpu")
     assert caplog.text.count("using random initialisation") == 2
 
 
+@pytest.mark.slow
 def test_a_video_without_sound_gets_silent_audio_features_and_a_warning(
     extractor, tmp_path, caplog
 ):
@@ -139,6 +144,7 @@ def test_a_clip_shorter_than_a_segment_is_refused(extractor, tmp_path):
         decode.decode_clip(short)
 
 
+@pytest.mark.slow
 def test_an_unreadable_file_is_named_and_the_others_go_on(extractor, clip, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
@@ -158,6 +164,7 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_decoding_in_threads_writes_the_same_features_and_keeps_failures(extractor, clip, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video at all")
@@ -186,6 +193,7 @@ def test_a_video_id_that_is_not_a_slug_names_no_file(tmp_path, video_id):
     assert features.feature_path(tmp_path, "00000042") == tmp_path / "00000042.npz"
 
 
+@pytest.mark.slow
 def test_a_clip_whose_decoding_stops_early_is_refused(extractor, tmp_path):
     from tests import media_sources as sources
 

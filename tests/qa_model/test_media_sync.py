@@ -27,11 +27,13 @@ def assert_in_sync(clip, *, source_start: float = 0.0):
     return sync
 
 
+@pytest.mark.slow
 def test_a_constant_rate_source_stays_in_sync(tmp_path):
     source = sources.write_source(tmp_path / "steady.mp4", seconds=12)
     assert_in_sync(transcoded(source, tmp_path))
 
 
+@pytest.mark.slow
 def test_a_variable_frame_rate_keeps_each_picture_at_its_time(tmp_path):
     # 30 fps, then 5 fps, then 30 fps again: averaging the rate would drift by seconds.
     rates = ((6.0, 30), (16.0, 5), (float("inf"), 30))
@@ -44,17 +46,20 @@ def test_a_variable_frame_rate_keeps_each_picture_at_its_time(tmp_path):
     assert media.probe(clip).duration_seconds == pytest.approx(22, abs=0.1)
 
 
+@pytest.mark.slow
 def test_sound_that_starts_late_stays_at_its_time(tmp_path):
     source = sources.write_source(tmp_path / "late.mp4", seconds=12, sound_starts=0.7)
     assert_in_sync(transcoded(source, tmp_path, duration=12))
 
 
+@pytest.mark.slow
 def test_sound_missing_for_more_than_a_second_is_refused(tmp_path):
     source = sources.write_source(tmp_path / "mute start.mp4", seconds=12, sound_starts=1.5)
     with pytest.raises(media.MediaError, match=r"mute start\.mp4: its sound starts only at 1\.5 s"):
         transcoded(source, tmp_path, duration=12)
 
 
+@pytest.mark.slow
 def test_a_cut_from_the_middle_keeps_the_source_times(tmp_path):
     rates = ((8.0, 30), (float("inf"), 5))
     source = sources.write_source(
@@ -65,6 +70,7 @@ def test_a_cut_from_the_middle_keeps_the_source_times(tmp_path):
     assert_in_sync(clip, source_start=7.3)
 
 
+@pytest.mark.slow
 def test_a_rotated_phone_video_is_stored_upright(tmp_path):
     # Stored 320×180 with a display matrix turning it 90° counter-clockwise, as FFmpeg reads it.
     source = sources.write_source(tmp_path / "portrait.mp4", seconds=8, rotation=90, marker=True)
@@ -84,6 +90,7 @@ def test_a_rotated_phone_video_is_stored_upright(tmp_path):
 @pytest.mark.parametrize(
     ("size", "stored"), [((1920, 1080), (1280, 720)), ((720, 1280), (404, 720))]
 )
+@pytest.mark.slow
 def test_tall_pictures_are_scaled_to_the_height_asked(tmp_path, size, stored):
     source = sources.write_source(tmp_path / "big.mp4", seconds=5, size=size)
     clip = transcoded(source, tmp_path, max_height=720)
@@ -91,6 +98,7 @@ def test_tall_pictures_are_scaled_to_the_height_asked(tmp_path, size, stored):
     assert (info.width, info.height) == stored
 
 
+@pytest.mark.slow
 def test_a_file_cut_short_is_refused_naming_where_it_stops(tmp_path):
     whole = sources.write_source(tmp_path / "whole.mp4", seconds=20)
     remuxed = sources.cut_short(whole, tmp_path / "cut.mp4")

@@ -98,6 +98,7 @@ def test_a_failed_post_is_not_reported_done_and_the_next_delivery_posts(
     assert platform.done_calls == 1
 
 
+@pytest.mark.slow
 def test_predictions_are_posted_in_bodies_the_web_side_accepts(settings):
     """A prediction with its three 14x14 heat maps is about 6 KB as JSON: 500 of them were a
     3 MB body, which Django refuses (413) above DATA_UPLOAD_MAX_MEMORY_SIZE. The client splits

@@ -142,6 +142,7 @@ def test_scenes_cover_every_template_and_balance_yes_and_no():
     assert 0.4 < yes_no["yes"] / sum(yes_no.values()) < 0.6
 
 
+@pytest.mark.slow
 def test_balanced_answers_leave_nothing_to_guess_from_the_question():
     """Most scenes have no off-screen instrument, so "Is this sound from the instrument in
     the video?" is "yes" four times in five; balanced, no answer of a template outnumbers its
@@ -205,6 +206,7 @@ def test_splits_are_by_video_and_deterministic():
     assert 0.65 < counts["train"] / 2000 < 0.75 and 0.15 < counts["test"] / 2000 < 0.25
 
 
+@pytest.mark.slow
 def test_synthesize_writes_videos_records_and_ground_truth(tmp_path):
     counts = synthesize(tmp_path, videos=3, seed=5, duration_seconds=4.0, fps=4)
     assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == [
@@ -219,6 +221,7 @@ def test_synthesize_writes_videos_records_and_ground_truth(tmp_path):
     assert set(json.loads((tmp_path / "scenes.json").read_text())) == set(by_video)
 
 
+@pytest.mark.slow
 def test_rendering_in_several_processes_gives_the_same_set(tmp_path):
     serial = synthesize(tmp_path / "one", videos=4, seed=6, duration_seconds=3.0, fps=4)
     done = []

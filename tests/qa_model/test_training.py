@@ -97,6 +97,7 @@ def test_variants_without_spatial_grounding_skip_the_grounding_stage(tiny_set):
     assert {p.stage for p in seen} == {"qa"}
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_for_a_seed(tiny_set):
     train_records, val_records, features = tiny_set
     runs = [

@@ -55,6 +55,7 @@ def token(request, make_annotator) -> str:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_the_api_never_answers_with_a_server_error(case, token):
     response = case.call(headers={"Authorization": f"Token {token}"})
     case.validate_response(response, checks=[not_a_server_error])
@@ -193,6 +194,7 @@ def hostile_clients(make_annotator) -> dict[str, APIClient]:
 
 @pytest.mark.parametrize(("route", "method"), ROUTES, ids=[f"{m} {r}" for r, m in ROUTES])
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_hostile_ids_and_bodies_are_refused_cleanly(route, method, hostile_clients):
     for path in _paths(route):
         for who, client in hostile_clients.items():

@@ -29,6 +29,7 @@ def seed(*args: str) -> str:
     return out.getvalue()
 
 
+@pytest.mark.slow
 def test_it_creates_an_admin_a_reviewer_and_annotators_with_printed_passwords(catalogue):
     output = seed("--videos", "1", "--annotators", "6", "--seconds", "40")
     accounts = dict(re.findall(r"^\s+\w+\s+(\S+)\s+(\S+)$", output, re.MULTILINE))
@@ -40,6 +41,7 @@ def test_it_creates_an_admin_a_reviewer_and_annotators_with_printed_passwords(ca
     assert all(selectors.is_annotator(people[f"annotator{i}"]) for i in range(1, 7))
 
 
+@pytest.mark.slow
 def test_its_videos_play_in_a_browser_and_last_at_least_40_seconds(catalogue, settings):
     seed("--videos", "2", "--annotators", "1", "--seconds", "40")
     assert Video.objects.count() == 2
@@ -49,6 +51,7 @@ def test_its_videos_play_in_a_browser_and_last_at_least_40_seconds(catalogue, se
         assert info.duration_seconds >= 40 and video.duration_seconds >= 40
 
 
+@pytest.mark.slow
 def test_running_it_again_adds_nothing_and_prints_the_same_accounts(catalogue):
     first = seed("--videos", "1", "--annotators", "2", "--seconds", "40")
     second = seed("--videos", "1", "--annotators", "2", "--seconds", "40")
@@ -62,6 +65,7 @@ def test_it_refuses_videos_shorter_than_40_seconds(catalogue):
     assert not Video.objects.exists()
 
 
+@pytest.mark.slow
 def test_a_synthetic_collection_is_imported_as_accepted_pairs_with_gold(catalogue):
     """The first model learns from it, and new annotators qualify on its gold."""
     from annotator.models import Question, QuestionStatus

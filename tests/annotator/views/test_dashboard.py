@@ -22,6 +22,7 @@ def work(annotator, other_annotator, third_annotator):
     vote(third_annotator, question, "two")
 
 
+@pytest.mark.slow
 def test_staff_see_every_chart(client, reviewer, work):
     client.force_login(reviewer)
     html = client.get(reverse("dashboard")).content.decode()

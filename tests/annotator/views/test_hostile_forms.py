@@ -41,6 +41,7 @@ def annotator_client(client, annotator, other_annotator):
 
 
 @pytest.mark.parametrize("name", FORMS)
+@pytest.mark.slow
 def test_hostile_form_values_are_refused_cleanly(annotator_client, name):
     before = snapshot()
     for value in HOSTILE:

@@ -69,6 +69,7 @@ def test_strangers_and_withdrawn_videos_get_nothing(client, outsider, annotator,
     assert client.get(url(stored)).status_code == 200
 
 
+@pytest.mark.slow
 def test_gunicorn_sends_exactly_the_range_asked_for(transactional_db, catalogue, settings, client):
     """Under gunicorn, ranges go out with sendfile from the right offset and stop at their end
     (a player reading a clip in parts gets each part, nothing more)."""

@@ -94,6 +94,7 @@ class TestWhoSeesIt:
         client.force_login(annotator)
         assert client.get(url).status_code == 404
 
+    @pytest.mark.slow
     def test_an_annotator_cannot_open_a_question_for_review(self, client, world, annotator):
         client.force_login(annotator)
         url = reverse("review-question", args=[world["sure"].pk])
@@ -101,6 +102,7 @@ class TestWhoSeesIt:
         assert client.post(url, {"action": "invalidate"}).status_code == 404
         assert Question.objects.get(pk=world["sure"].pk).status == QuestionStatus.ACCEPTED
 
+    @pytest.mark.slow
     def test_the_annotators_pages_never_show_predictions(self, client, world, other_annotator):
         client.force_login(other_annotator)
         for name in ("home", "answer"):
@@ -108,11 +110,13 @@ class TestWhoSeesIt:
 
 
 class TestQueues:
+    @pytest.mark.slow
     def test_confident_disagreements_first_weak_ones_and_agreements_left_out(self, staff, world):
         page = staff.get(reverse("review-queue", args=["disagreements"]))
         listed = [p.question for p in page.context["page"]]
         assert listed == [world["sure"]]
 
+    @pytest.mark.slow
     def test_open_questions_with_the_models_suggestion(self, staff, world):
         page = staff.get(reverse("review-queue", args=["suggestions"]))
         assert [p.question for p in page.context["page"]] == [world["open"]]
