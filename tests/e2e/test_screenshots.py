@@ -20,26 +20,12 @@ from annotator import accounts, services
 from annotator.models import Prediction, Question
 from tests.annotator.helpers import ask, vote
 from tests.annotator.views.test_review import version_make
+from tests.e2e.test_review_layout import COLUMNS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "a-long-test-password"
 OUT = Path(os.environ.get("AVQA_SCREENSHOTS", "var/screenshots"))
-COLUMNS = [
-    "A-Count",
-    "A-Comp",
-    "A avg",
-    "V-Count",
-    "V-Loc",
-    "V avg",
-    "AV-Ext",
-    "AV-Loc",
-    "AV-Count",
-    "AV-Comp",
-    "AV-Temp",
-    "AV avg",
-    "All",
-]
 
 
 def _map(row: int, column: int) -> list[list[float]]:
